@@ -1,0 +1,29 @@
+# AGW-style two-stream baseline (methods.md section 4): ResNet-50 with a
+# modality-specific stem, last stride 1, GeM, BN-neck, ID + weighted
+# regularisation triplet loss.
+model = dict(
+    type='VIReID',
+    data_preprocessor=dict(
+        type='mmpretrain.ClsDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='TwoStreamResNet',
+        num_specific_stages=0,
+        backbone=dict(
+            type='ResNet',
+            depth=50,
+            strides=(1, 2, 2, 1),
+            out_indices=(3, ),
+            init_cfg=dict(
+                type='Pretrained', checkpoint='torchvision://resnet50'))),
+    neck=dict(type='GeneralizedMeanPooling', p=3.0, p_trainable=False),
+    head=dict(
+        type='BNNeckHead',
+        in_channels=2048,
+        num_classes=395,
+        loss_id=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        loss_triplet=dict(
+            type='TripletLoss', mining='weighted', loss_weight=1.0)),
+    flip_test=True)

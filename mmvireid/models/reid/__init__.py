@@ -1,0 +1,3 @@
+from .vireid import VIReID
+
+__all__ = ['VIReID']

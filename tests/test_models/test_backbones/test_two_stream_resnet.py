@@ -1,0 +1,131 @@
+import pytest
+import torch
+import torchvision
+
+from mmvireid.registry import MODELS
+
+
+def build(num_specific_stages=0, **backbone):
+    cfg = dict(type='ResNet', depth=18, strides=(1, 2, 2, 1))
+    cfg.update(backbone)
+    return MODELS.build(
+        dict(
+            type='TwoStreamResNet',
+            num_specific_stages=num_specific_stages,
+            backbone=cfg))
+
+
+def randomise_bn(module, seed=0):
+    """Give BN layers non-trivial running stats so routing errors show."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + .5)
+
+
+@pytest.mark.parametrize('num_specific_stages', [0, 2])
+def test_each_sample_goes_through_its_own_stream(num_specific_stages):
+    torch.manual_seed(0)
+    net = build(num_specific_stages)
+    net.init_weights()
+    randomise_bn(net)
+    net.eval()
+    x = torch.randn(6, 3, 64, 32)
+    modality = torch.tensor([0, 1, 1, 0, 1, 0])
+    with torch.no_grad():
+        out = net(x, modality)[-1]
+        # independent computation: a plain mmpretrain ResNet made of the
+        # stream's first stages and the shared last stages.
+        for i in range(6):
+            stream = net.streams[int(modality[i])]
+            h = stream.maxpool(stream.relu(stream.bn1(stream.conv1(x[i:i + 1]))))
+            for s, name in enumerate(stream.res_layers):
+                part = stream if s < num_specific_stages else net.shared
+                h = getattr(part, name)(h)
+            torch.testing.assert_close(out[i:i + 1], h)
+
+
+def test_streams_are_distinct_modules():
+    net = build(0)
+    net.init_weights()
+    net.eval()
+    x = torch.randn(4, 3, 64, 32)
+    modality = torch.tensor([0, 0, 1, 1])
+    with torch.no_grad():
+        before = net(x, modality)[-1].clone()
+        net.streams[1].conv1.weight.mul_(-1)
+        after = net(x, modality)[-1]
+    torch.testing.assert_close(before[:2], after[:2])
+    assert not torch.allclose(before[2:], after[2:])
+
+
+def test_output_shapes_and_out_indices():
+    net = build(2, out_indices=(0, 1, 2, 3))
+    outs = net(torch.randn(4, 3, 64, 32), torch.tensor([0, 1, 0, 1]))
+    # last stride 1: 64x32 -> layer1 16x8, layer2 8x4, layer3 4x2, layer4 4x2
+    assert [tuple(o.shape) for o in outs] == [(4, 64, 16, 8), (4, 128, 8, 4),
+                                              (4, 256, 4, 2), (4, 512, 4, 2)]
+
+
+def test_single_modality_batch():
+    net = build(0)
+    net.eval()
+    out = net(torch.randn(3, 3, 64, 32), torch.ones(3, dtype=torch.long))
+    assert out[-1].shape == (3, 512, 4, 2)
+
+
+def test_parameters_are_not_duplicated():
+    plain = MODELS.build(dict(type='ResNet', depth=18))
+    n_plain = sum(p.numel() for p in plain.parameters())
+    n_stem = sum(p.numel() for p in [plain.conv1.weight, plain.bn1.weight,
+                                      plain.bn1.bias])
+    n_layer12 = sum(p.numel() for m in [plain.layer1, plain.layer2]
+                    for p in m.parameters())
+    n0 = sum(p.numel() for p in build(0).parameters())
+    n2 = sum(p.numel() for p in build(2).parameters())
+    assert n0 == n_plain + n_stem
+    assert n2 == n_plain + n_stem + n_layer12
+
+
+def test_one_checkpoint_initialises_every_copy(tmp_path):
+    # a torchvision-format state dict, as torchvision://resnet18 would give
+    torch.manual_seed(1)
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    path = tmp_path / 'resnet18_torchvision.pth'
+    torch.save(state, path)
+    net = build(
+        1, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    net.init_weights()
+    for stream in net.streams:
+        torch.testing.assert_close(stream.conv1.weight, state['conv1.weight'])
+        torch.testing.assert_close(stream.bn1.running_var,
+                                   state['bn1.running_var'])
+        torch.testing.assert_close(stream.layer1[0].conv1.weight,
+                                   state['layer1.0.conv1.weight'])
+    torch.testing.assert_close(net.shared.layer4[1].conv2.weight,
+                               state['layer4.1.conv2.weight'])
+    torch.testing.assert_close(net.shared.layer2[0].downsample[0].weight,
+                               state['layer2.0.downsample.0.weight'])
+    # the shared part has no stem and no layer1: nothing to load there
+    assert 'conv1.weight' not in net.shared.state_dict()
+    assert 'layer1.0.conv1.weight' not in net.shared.state_dict()
+
+
+def test_deep_stem_backbone_routes():
+    net = MODELS.build(
+        dict(
+            type='TwoStreamResNet',
+            backbone=dict(type='ResNetV1d', depth=18, strides=(1, 2, 2, 1))))
+    out = net(torch.randn(4, 3, 64, 32), torch.tensor([0, 1, 0, 1]))
+    assert out[-1].shape == (4, 512, 4, 2)
+    assert 'stem.0.conv.weight' in net.streams[0].state_dict()
+    assert not any(k.startswith('stem') for k in net.shared.state_dict())
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match='num_specific_stages'):
+        build(4)
+    net = build(0)
+    with pytest.raises(ValueError, match='modality must have shape'):
+        net(torch.randn(2, 3, 64, 32), torch.tensor([0, 1, 0]))
