@@ -1,8 +1,14 @@
-# AGW's schedule (methods.md section 4): SGD lr 0.1 with a 10-epoch linear
-# warm-up, x0.1 at epoch 20 and x0.01 at epoch 50.
+# AGW's schedule (methods.md section 4): SGD with a 10-epoch linear warm-up,
+# x0.1 at epoch 20 and x0.01 at epoch 50; lr 0.1 for the BN-neck and the
+# classifier, 0.01 for everything else (AGW / MCLNet code).
 optim_wrapper = dict(
     optimizer=dict(
-        type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
+        type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4, nesterov=True),
+    paramwise_cfg=dict(
+        custom_keys={
+            'head.bnneck': dict(lr_mult=10.0),
+            'head.classifier': dict(lr_mult=10.0)
+        }))
 
 param_scheduler = [
     dict(

@@ -1,0 +1,9 @@
+_base_ = [
+    '../_base_/models/agw_r50.py', '../_base_/datasets/llcm.py',
+    '../_base_/schedules/agw_sgd_80e.py', '../_base_/default_runtime.py'
+]
+
+model = dict(head=dict(num_classes=713))
+
+default_hooks = dict(
+    checkpoint=dict(save_best='llcm/nir2vis/mAP', rule='greater'))

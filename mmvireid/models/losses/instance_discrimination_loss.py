@@ -1,0 +1,153 @@
+"""Instance discrimination loss of SPCL-ID (methods.md section 6)."""
+from typing import Optional
+
+import torch
+from torch import nn
+
+from mmvireid.registry import MODELS
+
+
+@MODELS.register_module()
+class InstanceDiscriminationLoss(nn.Module):
+    """Each image against the instance memory, its own slot the positive.
+
+    ``L_ins = −log softmax(q·Iᵀ/τ_i)[i]`` for a query ``q`` of image ``i``,
+    averaged over the batch. Options:
+
+    - ``num_soft_positives=k``: the ``k`` slots most similar to ``q`` (other
+      than ``i``; similarity ``q·I``, no gradient through the choice) are
+      extra positives: ``L = −log Σ_{pos} softmax(q·Iᵀ/τ_i)``.
+    - ``num_negatives=K``: instead of all ``N`` slots, the denominator holds
+      the positives and ``K`` negatives shared by the batch, drawn uniformly
+      without replacement from the slots that are no query's positive (so
+      never a query's own slot), with ``generator`` or the global RNG. This
+      keeps the loss ``O(B·K)`` at scale; with soft positives the choice of
+      the nearest slots still costs one ``(B, N)`` product.
+
+    A pure function of the queries, the memory bank and the indices; the
+    bank gets no gradient.
+
+    Args:
+        temperature (float): ``τ_i``. Defaults to 0.05.
+        num_negatives (int, optional): ``K``; ``None`` uses every slot.
+            Defaults to None.
+        num_soft_positives (int): ``k``. Defaults to 0.
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+
+    Example:
+        >>> loss_cfg = dict(type='InstanceDiscriminationLoss',
+        ...                 temperature=0.05, num_negatives=8192)
+        >>> loss = MODELS.build(loss_cfg)(feats, instance_memory.features,
+        ...                               sample_indices)
+    """
+
+    def __init__(self,
+                 temperature: float = 0.05,
+                 num_negatives: Optional[int] = None,
+                 num_soft_positives: int = 0,
+                 loss_weight: float = 1.0):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError('InstanceDiscriminationLoss: temperature must '
+                             f'be > 0, got {temperature}')
+        if num_negatives is not None and num_negatives < 1:
+            raise ValueError('InstanceDiscriminationLoss: num_negatives must '
+                             f'be None or >= 1, got {num_negatives}')
+        if num_soft_positives < 0:
+            raise ValueError('InstanceDiscriminationLoss: num_soft_positives '
+                             f'must be >= 0, got {num_soft_positives}')
+        self.temperature = temperature
+        self.num_negatives = num_negatives
+        self.num_soft_positives = num_soft_positives
+        self.loss_weight = loss_weight
+
+    def sample_negatives(
+            self,
+            num_slots: int,
+            positives: torch.Tensor,
+            generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Draw ``num_negatives`` distinct slots outside ``positives``.
+
+        Args:
+            num_slots (int): ``N``, slots in the memory.
+            positives (Tensor): Slots to leave out, any shape, long.
+            generator (torch.Generator, optional): On the device of
+                ``positives``; the global RNG when None.
+
+        Returns:
+            Tensor: Long slots, shape ``(K,)``.
+        """
+        weights = torch.ones(num_slots, device=positives.device)
+        weights[positives.flatten()] = 0
+        available = int(weights.sum())
+        if available < self.num_negatives:
+            raise ValueError(
+                f'InstanceDiscriminationLoss: num_negatives='
+                f'{self.num_negatives} but only {available} of {num_slots} '
+                'memory slots are no query\'s positive')
+        return torch.multinomial(weights,
+                                 self.num_negatives,
+                                 replacement=False,
+                                 generator=generator)
+
+    def forward(self,
+                feats: torch.Tensor,
+                bank: torch.Tensor,
+                indices: torch.Tensor,
+                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Compute ``L_ins``.
+
+        Args:
+            feats (Tensor): L2-normalised queries ``q``, shape ``(B, D)``.
+            bank (Tensor): Instance memory ``I``, shape ``(N, D)``.
+            indices (Tensor): Own slot of each query in ``[0, N)``, ``(B,)``.
+            generator (torch.Generator, optional): RNG of the negative
+                sampling. Defaults to the global RNG.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        num_slots = bank.shape[0]
+        if (feats.dim() != 2 or bank.dim() != 2
+                or bank.shape[1] != feats.shape[1]
+                or indices.shape != feats.shape[:1]):
+            raise ValueError(
+                'InstanceDiscriminationLoss: expected feats (B, D), bank '
+                '(N, D), indices (B,); got '
+                f'{tuple(feats.shape)}, {tuple(bank.shape)}, '
+                f'{tuple(indices.shape)}')
+        if indices.numel() and (int(indices.min()) < 0
+                                or int(indices.max()) >= num_slots):
+            raise ValueError(
+                f'InstanceDiscriminationLoss: indices must be in [0, '
+                f'{num_slots}), got values in [{int(indices.min())}, '
+                f'{int(indices.max())}]')
+        if self.num_soft_positives > num_slots - 1:
+            raise ValueError(
+                'InstanceDiscriminationLoss: num_soft_positives='
+                f'{self.num_soft_positives} needs more than {num_slots} '
+                'memory slots')
+        bank = bank.detach()
+        positives = indices.unsqueeze(1)
+        logits = None
+        if self.num_soft_positives or self.num_negatives is None:
+            logits = feats.matmul(bank.t()) / self.temperature
+        if self.num_soft_positives:
+            others = logits.detach().scatter(1, positives, float('-inf'))
+            nearest = others.topk(self.num_soft_positives, dim=1).indices
+            positives = torch.cat([positives, nearest], dim=1)
+
+        if self.num_negatives is None:
+            positive_mask = torch.zeros_like(logits, dtype=torch.bool)
+            positive_mask.scatter_(1, positives, True)
+            positive_logits = logits.masked_fill(~positive_mask, float('-inf'))
+        else:
+            negatives = self.sample_negatives(num_slots, positives, generator)
+            positive_logits = torch.einsum('bd,bkd->bk', feats,
+                                           bank[positives]) / self.temperature
+            negative_logits = feats.matmul(
+                bank[negatives].t()) / self.temperature
+            logits = torch.cat([positive_logits, negative_logits], dim=1)
+        loss = torch.logsumexp(logits, dim=1) - torch.logsumexp(
+            positive_logits, dim=1)
+        return self.loss_weight * loss.mean()

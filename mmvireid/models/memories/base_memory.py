@@ -1,0 +1,159 @@
+"""Common base of the momentum-updated feature memories."""
+from typing import List
+
+import torch
+import torch.nn.functional as F
+from mmengine import dist
+from torch import nn
+
+from ..utils import occurrence_rank
+
+
+def all_gather_batch(*tensors: torch.Tensor) -> List[torch.Tensor]:
+    """Concatenate every rank's batch, in rank order, on every rank.
+
+    MMEngine wraps models with ``broadcast_buffers=False``, so each rank must
+    apply the same memory update itself (``shared/docs/stack.md``, trap 8).
+    ``mmengine.dist.all_gather`` needs equal shapes on all ranks; the batch
+    sizes are gathered first and shorter batches padded, then trimmed. On one
+    process the tensors come back unchanged.
+
+    Args:
+        *tensors (Tensor): Tensors of this rank, all of the same length
+            ``B`` along dim 0.
+
+    Returns:
+        list[Tensor]: The gathered tensors, each of length ``ΣB`` along dim 0.
+    """
+    if dist.get_world_size() == 1:
+        return list(tensors)
+    size = torch.tensor([tensors[0].shape[0]], device=tensors[0].device)
+    sizes = [int(s) for s in torch.cat(dist.all_gather(size)).tolist()]
+    max_size = max(sizes)
+    gathered = []
+    for tensor in tensors:
+        padded = tensor.new_zeros((max_size, ) + tuple(tensor.shape[1:]))
+        padded[:tensor.shape[0]] = tensor
+        parts = dist.all_gather(padded)
+        gathered.append(torch.cat([part[:n] for part, n in zip(parts, sizes)]))
+    return gathered
+
+
+class BaseMemory(nn.Module):
+    """A ``(M, D)`` bank of L2-normalised features with a momentum update.
+
+    The bank is a buffer, not a parameter: no gradient reaches it, and
+    :meth:`reset` may change ``M`` at any time (the clustering hook rebuilds
+    it every epoch after the train loop was sized, ``stack.md`` trap 7). It
+    starts empty (``M = 0``) and is not saved in checkpoints
+    (``persistent=False``): the hook rebuilds it from the pseudo-labels, which
+    checkpoints do not hold either, and one slot per training image would
+    add hundreds of MB to every checkpoint.
+
+    Momentum convention (methods.md section 5): for an update with feature
+    ``q`` of entry ``k``, ``m_k ← μ·m_k + (1 − μ)·q`` then
+    ``m_k ← m_k / ‖m_k‖``; ``momentum=μ=0.1`` means the OLD value keeps 10 %.
+    This is the opposite of MMEngine's ``ExponentialMovingAverage``, whose
+    ``momentum`` is the weight of the NEW value.
+
+    Args:
+        feat_dim (int): Feature dimension ``D``.
+        momentum (float): Weight ``μ`` of the old value, in ``[0, 1]``.
+            Defaults to 0.1.
+        temperature (float): Temperature ``τ`` of :meth:`logits`.
+            Defaults to 0.05.
+    """
+
+    def __init__(self,
+                 feat_dim: int,
+                 momentum: float = 0.1,
+                 temperature: float = 0.05):
+        super().__init__()
+        name = type(self).__name__
+        if feat_dim <= 0:
+            raise ValueError(f'{name}: feat_dim must be > 0, got {feat_dim}')
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(
+                f'{name}: momentum must be in [0, 1], got {momentum}')
+        if temperature <= 0:
+            raise ValueError(
+                f'{name}: temperature must be > 0, got {temperature}')
+        self.feat_dim = feat_dim
+        self.momentum = momentum
+        self.temperature = temperature
+        self.register_buffer('features',
+                             torch.zeros(0, feat_dim),
+                             persistent=False)
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    def reset(self, feats: torch.Tensor) -> None:
+        """Replace the bank by ``feats``, L2-normalised row-wise.
+
+        Args:
+            feats (Tensor): New entries, shape ``(M, D)``; ``M`` may differ
+                from the current size. Kept on the bank's device and dtype.
+        """
+        self._check_feats(feats, 'reset')
+        self.features = F.normalize(feats.detach().to(self.features), dim=1)
+
+    def logits(self, feats: torch.Tensor) -> torch.Tensor:
+        """Similarities to every entry over the temperature.
+
+        Args:
+            feats (Tensor): L2-normalised queries ``q``, shape ``(B, D)``.
+
+        Returns:
+            Tensor: ``q·Mᵀ/τ``, shape ``(B, M)``; differentiable in ``feats``
+            only.
+        """
+        self._check_feats(feats, 'logits')
+        return feats.matmul(self.features.t()) / self.temperature
+
+    def _check_feats(self, feats: torch.Tensor, method: str) -> None:
+        if feats.dim() != 2 or feats.shape[1] != self.feat_dim:
+            raise ValueError(
+                f'{type(self).__name__}.{method}: feats must have shape '
+                f'(B, {self.feat_dim}), got {tuple(feats.shape)}')
+
+    def _check_keys(self, feats: torch.Tensor, keys: torch.Tensor, method: str,
+                    field: str) -> None:
+        self._check_feats(feats, method)
+        name = f'{type(self).__name__}.{method}'
+        if keys.shape != feats.shape[:1]:
+            raise ValueError(f'{name}: {field} must have shape '
+                             f'({feats.shape[0]},), got {tuple(keys.shape)}')
+        if keys.numel() and (int(keys.min()) < -1
+                             or int(keys.max()) >= len(self)):
+            raise ValueError(
+                f'{name}: {field} must be -1 (ignored) or in [0, {len(self)})'
+                f' for a memory of {len(self)} entries, got values in '
+                f'[{int(keys.min())}, {int(keys.max())}]')
+
+    @torch.no_grad()
+    def _momentum_update(self, feats: torch.Tensor,
+                         keys: torch.Tensor) -> None:
+        """Apply the momentum update of every row of ``feats``, in order.
+
+        Rows with ``keys == -1`` are skipped. Two rows with the same key are
+        applied one after the other, exactly as a loop over the rows would;
+        the loop runs over the occurrence rank (at most the largest number of
+        rows sharing one key), all keys of one rank at once.
+
+        Args:
+            feats (Tensor): Features, shape ``(B, D)``.
+            keys (Tensor): Entry of each row, shape ``(B,)``, ``-1`` to skip.
+        """
+        valid = keys >= 0
+        feats = feats.detach()[valid].to(self.features)
+        keys = keys[valid]
+        if keys.numel() == 0:
+            return
+        ranks = occurrence_rank(keys)
+        for rank in range(int(ranks.max()) + 1):
+            selected = ranks == rank
+            entries = keys[selected]
+            updated = self.momentum * self.features[entries] + (
+                1.0 - self.momentum) * feats[selected]
+            self.features[entries] = F.normalize(updated, dim=1)

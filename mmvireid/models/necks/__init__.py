@@ -1,0 +1,3 @@
+from .separable_projection import SeparableConvProjection
+
+__all__ = ['SeparableConvProjection']

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from mmvireid.datasets import IR, RGB
+from mmvireid.registry import TRANSFORMS
+
+# See test_channel_exchange.py for the hand-computed gray values.
+IMG = np.array([[[10, 20, 30], [200, 100, 50]]], dtype=np.uint8)
+GRAY_BGR = np.array([[[22] * 3, [96] * 3]], dtype=np.uint8)
+GRAY_RGB = np.array([[[18] * 3, [124] * 3]], dtype=np.uint8)
+
+
+def apply(cfg, img=IMG, modality=RGB):
+    transform = TRANSFORMS.build(cfg)
+    return transform(dict(img=img.copy(), modality=modality))['img']
+
+
+def test_gray_values():
+    out = apply(dict(type='ModalityRandomGrayscale', prob=1.0))
+    assert np.array_equal(out, GRAY_BGR)
+    out = apply(
+        dict(type='ModalityRandomGrayscale', prob=1.0, color_format='rgb'))
+    assert np.array_equal(out, GRAY_RGB)
+
+
+def test_gray_image_stays_the_same():
+    # mmcv's RandomGrayscale truncates: a gray pixel of 23 becomes 22.
+    values = np.arange(256, dtype=np.uint8)
+    img = np.repeat(values[None, :, None], 3, axis=2)
+    out = apply(dict(type='ModalityRandomGrayscale', prob=1.0), img=img)
+    assert np.array_equal(out, img)
+
+
+def test_probability():
+    transform = TRANSFORMS.build(
+        dict(type='ModalityRandomGrayscale', prob=0.3))
+    np.random.seed(0)
+    grays = sum(
+        np.array_equal(
+            transform(dict(img=IMG.copy(), modality=RGB))['img'], GRAY_BGR)
+        for _ in range(1000))
+    assert 250 < grays < 350
+    assert np.array_equal(
+        apply(dict(type='ModalityRandomGrayscale', prob=0.0)), IMG)
+
+
+def test_only_listed_modalities():
+    cfg = dict(type='ModalityRandomGrayscale', prob=1.0)
+    assert np.array_equal(apply(cfg, modality=IR), IMG)
+    cfg['modalities'] = 'ir'
+    assert np.array_equal(apply(cfg, modality=IR), GRAY_BGR)
+    assert np.array_equal(apply(cfg, modality=RGB), IMG)
+
+
+def test_bad_arguments_and_repr():
+    with pytest.raises(ValueError, match='prob'):
+        TRANSFORMS.build(dict(type='ModalityRandomGrayscale', prob=2))
+    assert repr(TRANSFORMS.build(dict(type='ModalityRandomGrayscale'))) == (
+        'ModalityRandomGrayscale(prob=0.5, modalities=(0,), '
+        "color_format='bgr')")

@@ -1,0 +1,146 @@
+import itertools
+import math
+
+import pytest
+import torch
+
+from mmvireid.models.losses import InstanceDiscriminationLoss
+from mmvireid.registry import MODELS
+
+E = math.exp
+# slots (1, 0), (0, 1), (-1, 0), (0, -1)
+BANK = torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]])
+
+
+def test_hand_worked_full_bank():
+    q = torch.tensor([[1., 0.], [.6, .8]])
+    indices = torch.tensor([0, 1])
+    tau = 0.5
+    # query 0: logits 2, 0, -2, 0; query 1: 1.2, 1.6, -1.2, -1.6
+    loss0 = -2 + math.log(E(2) + 1 + E(-2) + 1)
+    loss1 = -1.6 + math.log(E(1.2) + E(1.6) + E(-1.2) + E(-1.6))
+    loss_fn = MODELS.build(
+        dict(type='InstanceDiscriminationLoss', temperature=tau))
+    assert loss_fn(q, BANK, indices).item() == pytest.approx(
+        (loss0 + loss1) / 2, rel=1e-6)
+
+
+def test_soft_positives_add_nearest_other_slot():
+    q = torch.tensor([[.8, .6]])
+    tau = 0.5
+    # own slot 0 (0.8); nearest other is slot 1 (0.6), not 3 (-0.6)
+    logits = [1.6, 1.2, -1.6, -1.2]
+    expected = -math.log((E(1.6) + E(1.2)) / sum(E(v) for v in logits))
+    loss = InstanceDiscriminationLoss(tau,
+                                      num_soft_positives=1)(q, BANK,
+                                                            torch.tensor([0]))
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_all_other_slots_sampled_equals_full_bank():
+    q = torch.tensor([[.6, .8]])
+    full = InstanceDiscriminationLoss(0.5)(q, BANK, torch.tensor([2]))
+    sampled = InstanceDiscriminationLoss(0.5,
+                                         num_negatives=3)(q, BANK,
+                                                          torch.tensor([2]))
+    assert sampled.item() == pytest.approx(full.item(), rel=1e-6)
+    full = InstanceDiscriminationLoss(0.5,
+                                      num_soft_positives=1)(q, BANK,
+                                                            torch.tensor([2]))
+    sampled = InstanceDiscriminationLoss(0.5,
+                                         num_negatives=2,
+                                         num_soft_positives=1)(q, BANK,
+                                                               torch.tensor(
+                                                                   [2]))
+    assert sampled.item() == pytest.approx(full.item(), rel=1e-6)
+
+
+def test_sampled_loss_is_one_of_the_hand_worked_subsets():
+    q = torch.tensor([[.6, .8]])
+    tau = 0.5
+    logits = [1.2, 1.6, -1.2, -1.6]
+    # own slot 0, two negatives out of slots 1, 2, 3
+    possible = {
+        pair:
+        -logits[0] + math.log(E(logits[0]) + sum(E(logits[j]) for j in pair))
+        for pair in itertools.combinations([1, 2, 3], 2)
+    }
+    loss_fn = InstanceDiscriminationLoss(tau, num_negatives=2)
+    hit = set()
+    for seed in range(30):
+        generator = torch.Generator().manual_seed(seed)
+        value = loss_fn(q, BANK, torch.tensor([0]), generator).item()
+        match = [
+            p for p, v in possible.items()
+            if value == pytest.approx(v, rel=1e-6)
+        ]
+        assert match, value
+        hit.update(match)
+    assert hit == set(possible)
+
+
+def test_sample_negatives_excludes_positives_and_covers_the_rest():
+    loss_fn = InstanceDiscriminationLoss(num_negatives=5)
+    positives = torch.tensor([[0, 7], [3, 7]])
+    generator = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(50):
+        negatives = loss_fn.sample_negatives(10, positives, generator)
+        assert negatives.shape == (5, )
+        assert len(set(negatives.tolist())) == 5
+        assert not set(negatives.tolist()) & {0, 3, 7}
+        seen.update(negatives.tolist())
+    assert seen == {1, 2, 4, 5, 6, 8, 9}
+
+
+def test_generator_and_global_rng_reproducible():
+    g = torch.Generator().manual_seed(0)
+    bank = torch.nn.functional.normalize(torch.randn(50, 8, generator=g),
+                                         dim=1)
+    q = torch.nn.functional.normalize(torch.randn(4, 8, generator=g), dim=1)
+    indices = torch.tensor([1, 7, 9, 30])
+    loss_fn = InstanceDiscriminationLoss(num_negatives=10)
+    a = loss_fn(q, bank, indices, torch.Generator().manual_seed(3))
+    b = loss_fn(q, bank, indices, torch.Generator().manual_seed(3))
+    assert a.item() == b.item()
+    torch.manual_seed(11)
+    c = loss_fn(q, bank, indices)
+    torch.manual_seed(11)
+    d = loss_fn(q, bank, indices)
+    assert c.item() == d.item()
+
+
+def test_gradient_reaches_queries_not_bank():
+    bank = BANK.clone().requires_grad_()
+    q = torch.tensor([[.6, .8]], requires_grad=True)
+    loss = InstanceDiscriminationLoss(0.5,
+                                      num_negatives=2,
+                                      num_soft_positives=1)(q, bank,
+                                                            torch.tensor([0]))
+    loss.backward()
+    assert bank.grad is None
+    assert torch.isfinite(q.grad).all() and q.grad.abs().sum() > 0
+
+
+def test_loss_weight_scales():
+    q = torch.tensor([[1., 0.]])
+    base = InstanceDiscriminationLoss(0.5)(q, BANK, torch.tensor([0]))
+    scaled = InstanceDiscriminationLoss(0.5,
+                                        loss_weight=0.25)(q, BANK,
+                                                          torch.tensor([0]))
+    assert scaled.item() == pytest.approx(0.25 * base.item())
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match='only 1 of 4 memory slots'):
+        InstanceDiscriminationLoss(num_negatives=2)(torch.eye(2,
+                                                              2).repeat(3,
+                                                                        1)[:3],
+                                                    BANK,
+                                                    torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r'indices must be in \[0, 4\)'):
+        InstanceDiscriminationLoss()(torch.eye(2), BANK, torch.tensor([0, 4]))
+    with pytest.raises(ValueError, match='num_soft_positives=4'):
+        InstanceDiscriminationLoss(num_soft_positives=4)(torch.eye(2)[:1],
+                                                         BANK,
+                                                         torch.tensor([0]))
