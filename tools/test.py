@@ -14,7 +14,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvireid.utils import register_all_modules
+from mmvireid.utils import register_all_modules, setup_cpu_distributed
 
 
 def parse_args():
@@ -87,6 +87,7 @@ def main():
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    setup_cpu_distributed(cfg)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

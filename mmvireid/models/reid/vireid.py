@@ -13,9 +13,10 @@ from mmvireid.registry import MODELS
 class VIReID(BaseModel):
     """Visible-infrared ReID model.
 
-    The backbone receives the per-sample ``modality`` when it declares
-    ``takes_modality = True`` (e.g. :class:`TwoStreamResNet`); any other
-    mmpretrain backbone is called on the images alone (a one-stream model).
+    The backbone (and the neck) receives the per-sample ``modality`` when it
+    declares ``takes_modality = True`` (e.g. :class:`TwoStreamResNet`); any
+    other mmpretrain backbone or neck is called on its input alone (a
+    one-stream model).
 
     Modes of :meth:`forward`:
 
@@ -71,12 +72,17 @@ class VIReID(BaseModel):
     def extract_feat(self, inputs: torch.Tensor,
                      data_samples: List[DataSample]) -> Tuple[torch.Tensor]:
         """Backbone and neck: a tuple of pooled features (N, D_i)."""
+        modality = None
+        if getattr(self.backbone, 'takes_modality', False) or getattr(
+                self.neck, 'takes_modality', False):
+            modality = self.modality_of(data_samples, inputs.device)
         if getattr(self.backbone, 'takes_modality', False):
-            x = self.backbone(inputs, self.modality_of(data_samples,
-                                                       inputs.device))
+            x = self.backbone(inputs, modality)
         else:
             x = self.backbone(inputs)
-        if self.neck is not None:
+        if getattr(self.neck, 'takes_modality', False):
+            x = self.neck(x, modality)
+        elif self.neck is not None:
             x = self.neck(x)
         return x
 

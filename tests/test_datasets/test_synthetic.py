@@ -1,0 +1,192 @@
+import re
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmvireid.datasets import (LLCMDataset, RegDBDataset, SYSUMM01Dataset,
+                               make_synthetic_vireid)
+
+TOOL = Path(__file__).parents[2] / 'tools' / 'dataset_converters' / \
+    'make_synthetic_vireid.py'
+TINY = dict(
+    num_train_ids=2, num_test_ids=2, num_imgs_per_cam=1, img_size=(32, 16))
+
+
+def tree_bytes(root):
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in Path(root).rglob('*') if p.is_file()
+    }
+
+
+@pytest.mark.parametrize('layout', ['sysu', 'regdb', 'llcm'])
+def test_deterministic_from_seed(tmp_path, layout):
+    a = make_synthetic_vireid(str(tmp_path / 'a'), layout, seed=3, **TINY)
+    b = make_synthetic_vireid(str(tmp_path / 'b'), layout, seed=3, **TINY)
+    c = make_synthetic_vireid(str(tmp_path / 'c'), layout, seed=4, **TINY)
+    assert Path(a).name == {'sysu': 'SYSU-MM01', 'regdb': 'RegDB',
+                            'llcm': 'LLCM'}[layout]
+    assert tree_bytes(a) == tree_bytes(b)
+    assert tree_bytes(a) != tree_bytes(c)
+
+
+def pid_cams(root):
+    """{official id: set of camera numbers} from the cam*/<id>/ folders."""
+    cams = {}
+    for folder in Path(root).glob('cam*/*'):
+        if any(folder.iterdir()):
+            cams.setdefault(int(folder.name), set()).add(int(
+                folder.parent.name[3:]))
+    return cams
+
+
+def test_sysu_layout(sysu_root):
+    exp = {
+        name: Path(sysu_root, 'exp', f'{name}_id.txt').read_text()
+        for name in ('train', 'val', 'test')
+    }
+    assert all(re.fullmatch(r'\d+(,\d+)*\n', text) for text in exp.values())
+    images = list(Path(sysu_root).glob('cam*/*/*'))
+    assert all(re.fullmatch(r'cam[1-6]/\d{4}/\d{4}\.jpg',
+                            str(p.relative_to(sysu_root))) for p in images)
+    assert len(images) < 1500
+    for pid, cams in pid_cams(sysu_root).items():
+        assert 1 in cams, pid
+        assert len(cams & {1, 2, 4, 5}) >= 2 and cams & {3, 6}, (pid, cams)
+    train = SYSUMM01Dataset(sysu_root, split='train')
+    test = SYSUMM01Dataset(sysu_root, split='test')
+    assert (train.num_pids, test.num_pids) == (32, 16)
+    assert len(train) + len(test) == len(images)
+
+
+def test_regdb_layout(regdb_root):
+    root = Path(regdb_root)
+    for modality, letter in (('Visible', 'v'), ('Thermal', 't')):
+        folders = sorted(root.glob(f'{modality}/*'))
+        assert len(folders) == 10
+        for folder in folders:
+            names = [p.name for p in folder.iterdir()]
+            assert len(names) == 10
+            assert all(
+                re.fullmatch(rf'(male|female)_(front|back)_{letter}_\d{{5}}_1'
+                             r'\.bmp', n) for n in names)
+    test_pid_sets = set()
+    for trial in range(1, 11):
+        # serialize_data=False skips MMEngine's gc.collect() per dataset
+        train = RegDBDataset(
+            regdb_root, split='train', trial=trial, serialize_data=False)
+        test = RegDBDataset(
+            regdb_root, split='test', trial=trial, serialize_data=False)
+        assert (len(train), len(test)) == (6 * 20, 4 * 20)
+        train_ids = {Path(train.get_data_info(i)['img_path']).parent.name
+                     for i in range(len(train))}
+        test_ids = {Path(test.get_data_info(i)['img_path']).parent.name
+                    for i in range(len(test))}
+        assert len(train_ids | test_ids) == 10 and not train_ids & test_ids
+        test_pid_sets.add(frozenset(test_ids))
+    assert len(test_pid_sets) > 1  # every trial draws its own split
+
+
+def test_llcm_layout(llcm_root):
+    root = Path(llcm_root)
+    assert sorted(p.name for p in (root / 'test_vis').iterdir()) == \
+        [f'cam{c}' for c in range(1, 10)]
+    assert sorted(p.name for p in (root / 'test_nir').iterdir()) == \
+        [f'cam{c}' for c in (1, 2, 4, 5, 6, 7, 8, 9)]
+    images = list(root.glob('*/cam*/*/*'))
+    for p in images:
+        camid, pid = int(p.parts[-3][3:]), int(p.parent.name)
+        assert re.fullmatch(rf'{pid:04d}_c{camid:02d}_s\d{{6}}_f\d+_\d+\.jpg',
+                            p.name)
+    assert not list(root.glob('*_nir/cam3'))
+    cams = {}
+    for p in images:
+        key = (int(p.parent.name), p.parts[-4].endswith('vis'))
+        cams.setdefault(key, set()).add(int(p.parts[-3][3:]))
+    for pid in {pid for pid, _ in cams}:
+        vis, nir = cams[(pid, True)], cams[(pid, False)]
+        assert vis - nir and nir - vis, (pid, vis, nir)
+    train = LLCMDataset(llcm_root, split='train')
+    test = LLCMDataset(llcm_root, split='test')
+    assert (train.num_pids, test.num_pids) == (6, 6)
+    assert len(train) + len(test) == len(images)
+
+
+def read(path):
+    return np.asarray(Image.open(path).convert('RGB'), dtype=np.int64)
+
+
+def test_modalities_differ_in_colour(sysu_root):
+    test = SYSUMM01Dataset(sysu_root, split='test')
+    for i in range(len(test)):
+        item = test.get_data_info(i)
+        img = read(item['img_path'])
+        spread = np.abs(img[..., 0] - img[..., 1]) + \
+            np.abs(img[..., 1] - img[..., 2])
+        if item['modality']:
+            assert spread.max() == 0, item['img_path']
+        else:
+            assert spread.mean() > 10, item['img_path']
+
+
+def strip_gradient_histograms(path, strips=16, bins=6):
+    """Colour-blind descriptor: per horizontal strip of the central half of
+    the grey image, a histogram of unsigned gradient orientations weighted
+    by magnitude (invariant to horizontal shifts and to contrast sign)."""
+    grey = read(path).mean(axis=-1)
+    grey = grey[:, grey.shape[1] // 4:-(grey.shape[1] // 4)]
+    gy, gx = np.gradient(grey)
+    angle = np.mod(np.arctan2(gy, gx), np.pi)
+    bin_ = np.minimum((angle / np.pi * bins).astype(int), bins - 1)
+    strip = (np.arange(grey.shape[0]) * strips // grey.shape[0])[:, None]
+    hist = np.zeros((strips, bins))
+    np.add.at(hist, (np.broadcast_to(strip, bin_.shape), bin_),
+              np.hypot(gx, gy))
+    hist /= np.linalg.norm(hist, axis=1, keepdims=True) + 1e-9
+    return hist.ravel()
+
+
+def test_identity_survives_modality_change(sysu_root):
+    test = SYSUMM01Dataset(sysu_root, split='test')
+    data = [test.get_data_info(i) for i in range(len(test))]
+    feats = np.stack(
+        [strip_gradient_histograms(it['img_path']) for it in data])
+    pids = test.pids
+    ir = test.modalities == 1
+    dist = ((feats[ir][:, None] - feats[~ir][None])**2).sum(-1)
+    rank1 = np.mean(pids[~ir][dist.argmin(axis=1)] == pids[ir])
+    chance = 1 / test.num_pids
+    assert rank1 > 3 * chance, (rank1, chance)
+
+
+def test_cli_writes_loadable_trees(tmp_path):
+    main = runpy.run_path(str(TOOL))['main']
+    main([
+        '--layout', 'all', '--out',
+        str(tmp_path), '--num-train-ids', '2', '--num-test-ids', '1',
+        '--num-imgs-per-cam', '1', '--img-size', '32', '16', '--seed', '5'
+    ])
+    assert SYSUMM01Dataset(str(tmp_path / 'SYSU-MM01')).num_pids == 2
+    assert RegDBDataset(str(tmp_path / 'RegDB'), split='test').num_pids == 1
+    llcm = LLCMDataset(str(tmp_path / 'LLCM'))
+    assert read(llcm.get_data_info(0)['img_path']).shape == (32, 16, 3)
+    with pytest.raises(FileExistsError, match='overwrite'):
+        main(['--layout', 'regdb', '--out', str(tmp_path)])
+    stale = tmp_path / 'RegDB' / 'stale.txt'
+    stale.write_text('left over')
+    main(['--layout', 'regdb', '--out', str(tmp_path), '--overwrite',
+          '--num-train-ids', '2', '--num-test-ids', '1',
+          '--img-size', '32', '16'])
+    assert not stale.exists()
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='layout must be one of'):
+        make_synthetic_vireid(str(tmp_path), 'market')
+    with pytest.raises(ValueError, match='num_train_ids >= 2'):
+        make_synthetic_vireid(str(tmp_path), 'sysu', num_train_ids=1)
+    with pytest.raises(ValueError, match='img_size'):
+        make_synthetic_vireid(str(tmp_path), 'sysu', img_size=(8, 4))

@@ -1,0 +1,130 @@
+"""End-to-end runs of tools/train.py and tools/test.py on CPU."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from e2e_utils import REPO, run_tool, write_tiny_config
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope='module')
+def trained(tiny_sysu, tmp_path_factory):
+    """A 2-epoch run of tools/train.py (one process)."""
+    work = tmp_path_factory.mktemp('train2')
+    cfg = write_tiny_config(work / 'tiny.py', tiny_sysu)
+    run_tool(['tools/train.py', cfg, '--work-dir', str(work / 'run')])
+    return cfg, work / 'run'
+
+
+def test_train_writes_checkpoints_and_refuses_to_overwrite(trained):
+    cfg, run = trained
+    assert osp.isfile(run / 'epoch_1.pth') and osp.isfile(run / 'epoch_2.pth')
+    with pytest.raises(AssertionError, match='already holds the checkpoints'):
+        run_tool(['tools/train.py', cfg, '--work-dir', str(run)])
+    # nothing was lost
+    assert osp.isfile(run / 'epoch_2.pth')
+
+
+def test_resume_continues_with_the_same_state(trained, tmp_path):
+    cfg_path, run = trained
+    ckpt = torch.load(run / 'epoch_2.pth', map_location='cpu')
+    assert ckpt['meta']['epoch'] == 2 and ckpt['meta']['iter'] == 4
+
+    # the runner restores epoch, optimizer and scheduler state exactly
+    cfg = Config.fromfile(cfg_path)
+    cfg.work_dir = str(tmp_path / 'inspect')
+    cfg.resume = True
+    cfg.load_from = str(run / 'epoch_2.pth')
+    cfg.train_cfg.max_epochs = 3
+    runner = Runner.from_cfg(cfg)
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    runner.scale_lr(runner.optim_wrapper, runner.auto_scale_lr)
+    runner.param_schedulers = runner.build_param_scheduler(
+        runner.param_schedulers)
+    runner.load_or_resume()
+    assert runner.epoch == 2 and runner.iter == 4
+    state = runner.optim_wrapper.state_dict()
+    assert state['param_groups'] == ckpt['optimizer']['param_groups']
+    for key, value in ckpt['optimizer']['state'].items():
+        torch.testing.assert_close(state['state'][key]['momentum_buffer'],
+                                   value['momentum_buffer'])
+    assert [s.state_dict() for s in runner.param_schedulers] == \
+        ckpt['param_schedulers']
+
+    # tools/train.py --resume trains epoch 3 only
+    proc = run_tool([
+        'tools/train.py', cfg_path, '--work-dir',
+        str(run), '--resume', '--cfg-options', 'train_cfg.max_epochs=3'
+    ])
+    log = proc.stdout + proc.stderr
+    assert 'resumed epoch: 2, iter: 4' in log
+    assert 'Epoch(train) [3][2/2]' in log
+    assert 'Epoch(train) [1]' not in log
+    last = torch.load(run / 'epoch_3.pth', map_location='cpu')
+    assert last['meta']['epoch'] == 3 and last['meta']['iter'] == 6
+    # the schedule goes on where it stopped: x0.1 since epoch 1, no new
+    # warm-up
+    initial = ckpt['optimizer']['param_groups'][0]['initial_lr']
+    assert ckpt['optimizer']['param_groups'][0]['lr'] == pytest.approx(
+        initial * 0.1)
+    assert last['optimizer']['param_groups'][0]['lr'] == pytest.approx(
+        initial * 0.1)
+
+
+def test_two_processes_match_one(trained, tmp_path):
+    cfg, run = trained
+    # training in two gloo processes runs and checkpoints
+    run_tool(['tools/train.py', cfg, '--work-dir',
+              str(tmp_path / 'ddp')], nproc=2)
+    assert osp.isfile(tmp_path / 'ddp' / 'epoch_2.pth')
+    # evaluation of one checkpoint: 2 processes == 1 process
+    ckpt = str(run / 'epoch_2.pth')
+    run_tool([
+        'tools/test.py', cfg, ckpt, '--work-dir',
+        str(tmp_path / 't1'), '--out',
+        str(tmp_path / 'one.json')
+    ])
+    run_tool([
+        'tools/test.py', cfg, ckpt, '--work-dir',
+        str(tmp_path / 't2'), '--out',
+        str(tmp_path / 'two.json')
+    ],
+             nproc=2)
+    with open(tmp_path / 'one.json') as f:
+        one = json.load(f)
+    with open(tmp_path / 'two.json') as f:
+        two = json.load(f)
+    assert set(one) == set(two) and 'sysu/all/mAP' in one
+    for key in one:
+        assert two[key] == pytest.approx(one[key], abs=1e-3), key
+
+
+@pytest.mark.parametrize('backbone', [
+    "dict(type='ResNet', depth=18, strides=(1, 2, 2, 1))",
+    "dict(type='ResNeXt', depth=50, groups=32, width_per_group=4, "
+    "strides=(1, 2, 2, 1))",
+])
+def test_other_mmpretrain_backbones_train_a_step(tiny_sysu, tmp_path,
+                                                 backbone):
+    channels = 512 if 'depth=18' in backbone else 2048
+    extra = (f'model = dict(backbone=dict(backbone=dict(_delete_=True, '
+             f'**{backbone})), head=dict(in_channels={channels}))')
+    cfg = Config.fromfile(
+        write_tiny_config(tmp_path / 'c.py', tiny_sysu, extra=extra))
+    cfg.work_dir = str(tmp_path / 'w')
+    cfg.train_cfg.max_epochs = 1
+    cfg.train_dataloader.sampler.iters_per_epoch = 1
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    runner = Runner.from_cfg(cfg)
+    before = runner.model.backbone.shared.layer4[0].conv1.weight.clone()
+    runner.train()
+    assert type(runner.model.backbone.shared).__name__ == \
+        backbone.split("'")[1]
+    after = runner.model.backbone.shared.layer4[0].conv1.weight
+    assert not torch.equal(before, after)
