@@ -1,47 +1,14 @@
-# LLCM in its official layout (docs/en/dataset_prepare.md), 288x144.
+# LLCM in its official layout (docs/en/dataset_prepare.md), 288x144: the
+# SYSU-MM01 pipelines and batches with LLCM's dataset and protocol.
+_base_ = ['./sysu_mm01.py']
+
 dataset_type = 'LLCMDataset'
 data_root = 'data/llcm'
-img_h, img_w = 288, 144
-num_pids, num_instances = 4, 4  # a batch: P ids x (K RGB + K IR)
 
-train_pipeline = [
-    dict(type='LoadVIReIDImage'),
-    dict(type='Resize', scale=(img_w, img_h), keep_ratio=False),
-    dict(type='RandomCrop', crop_size=(img_h, img_w), padding=10),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='ChannelRandomErasing', erase_prob=0.5),
-    dict(type='PackVIReIDInputs'),
-]
-test_pipeline = [
-    dict(type='LoadVIReIDImage'),
-    dict(type='Resize', scale=(img_w, img_h), keep_ratio=False),
-    dict(type='PackVIReIDInputs'),
-]
-
-train_dataloader = dict(
-    batch_size=num_pids * 2 * num_instances,
-    num_workers=4,
-    sampler=dict(
-        type='CrossModalityIdentitySampler',
-        num_pids=num_pids,
-        num_instances=num_instances),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        pipeline=test_pipeline))
-# vis2nir and nir2vis, one random gallery image per id and camera, ten trials
-val_evaluator = dict(type='VIReIDMetric', protocol='llcm')
-
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = val_dataloader
+# vis2nir (visible queries) and nir2vis (NIR queries), one random gallery
+# image per id and camera, ten trials
+val_evaluator = dict(type='VIReIDMetric', protocol='llcm')
 test_evaluator = val_evaluator
