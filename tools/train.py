@@ -118,8 +118,6 @@ def merge_args(cfg, args):
             return
         dataloader_cfg = deepcopy(default_dataloader_cfg)
         dataloader_cfg.update(cfg[field])
-        if dataloader_cfg.get('num_workers', 0) == 0:
-            dataloader_cfg.persistent_workers = False
         cfg[field] = dataloader_cfg
         if args.no_pin_memory:
             cfg[field]['pin_memory'] = False
@@ -132,6 +130,10 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # persistent workers need workers (a --cfg-options may have removed them)
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(field) and cfg[field].get('num_workers', 0) == 0:
+            cfg[field].persistent_workers = False
     return cfg
 
 
