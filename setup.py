@@ -1,6 +1,9 @@
 """Installation of mmvireid, in mmpretrain's manner."""
+import os
 import os.path as osp
 import re
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -31,6 +34,37 @@ def parse_requirements(fname):
     return requirements
 
 
+def add_mim_extension():
+    """Put configs, tools and model-index.yml under ``mmvireid/.mim`` so
+    ``mim search`` / ``mim train`` find them (as mmpretrain does): links for
+    an editable install, copies for a regular one."""
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+        mode = 'symlink'
+    elif {'sdist', 'bdist_wheel', 'install', 'build'} & set(sys.argv):
+        mode = 'copy'
+    else:
+        return
+    mim_path = osp.join(osp.dirname(osp.abspath(__file__)), 'mmvireid',
+                        '.mim')
+    os.makedirs(mim_path, exist_ok=True)
+    for name in ('configs', 'tools', 'model-index.yml'):
+        src = osp.join(osp.dirname(osp.abspath(__file__)), name)
+        dst = osp.join(mim_path, name)
+        if not osp.exists(src):
+            continue
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim_path), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
+
+
+add_mim_extension()
 setup(
     name='mmvireid',
     version=get_version(),
@@ -41,6 +75,8 @@ setup(
     keywords='person re-identification, visible-infrared, openmmlab',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo')),
     include_package_data=True,
+    package_data={'mmvireid': ['.mim/model-index.yml', '.mim/configs/**/*',
+                               '.mim/tools/**/*']},
     python_requires='>=3.8',
     license='Apache License 2.0',
     classifiers=[

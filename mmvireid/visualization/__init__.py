@@ -8,6 +8,7 @@ from .vireid_visualizer import VIReIDVisualizer
 
 __all__ = [
     'VIReIDVisualizer', 'extract_features', 'load_matching_checkpoint',
-    'check_checkpoint', 'load_tool_config', 'features_from_args', 'save_features', 'load_features', 'tsne_embedding',
-    'plot_embedding', 'select_ids'
+    'check_checkpoint', 'load_tool_config', 'features_from_args',
+    'save_features', 'load_features', 'tsne_embedding', 'plot_embedding',
+    'select_ids'
 ]

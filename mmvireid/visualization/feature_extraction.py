@@ -31,8 +31,7 @@ from .features_io import load_features
 #: Data-sample fields written for each split (besides the feature).
 SPLIT_FIELDS = {
     'train': ('pid', 'camid', 'modality', 'img_path'),
-    'test': ('pid', 'camid', 'modality', 'img_path', 'is_query',
-             'is_gallery'),
+    'test': ('pid', 'camid', 'modality', 'img_path', 'is_query', 'is_gallery'),
 }
 #: How many key names an error message quotes.
 _NUM_EXAMPLES = 5
@@ -85,7 +84,7 @@ def check_checkpoint(model: torch.nn.Module,
 
     Args:
         model (torch.nn.Module): The model built from the config.
-        state_dict (Mapping): Weights read from the checkpoint.
+        state_dict (Mapping): Weights read from the checkpoint (tensors).
         checkpoint (str): The checkpoint's path, for the message.
         config (str, optional): The config's path, for the message.
 
@@ -102,20 +101,19 @@ def check_checkpoint(model: torch.nn.Module,
     mismatched = [
         f'{key}: checkpoint {tuple(state_dict[key].shape)} vs model '
         f'{tuple(value.shape)}' for key, value in expected.items()
-        if key in state_dict
-        and tuple(getattr(state_dict[key], 'shape', ())) != tuple(value.shape)
+        if key in state_dict and state_dict[key].shape != value.shape
     ]
+    kinds = (('missing weights', missing), ('unexpected weights', unexpected),
+             ('shape mismatches', mismatched))
     problems = [
         f'{len(names)} {what} (e.g. {", ".join(names[:_NUM_EXAMPLES])})'
-        for what, names in (('missing weights', missing),
-                            ('unexpected weights', unexpected),
-                            ('shape mismatches', mismatched)) if names
+        for what, names in kinds if names
     ]
     if problems:
         raise ValueError(
             f'checkpoint {checkpoint!r} does not match the model built from '
-            + (f'config {config!r}' if config else 'the config') +
-            f' ({type(model).__name__}): ' + '; '.join(problems) +
+            f'{f"config {config!r}" if config else "the config"} '
+            f'({type(model).__name__}): ' + '; '.join(problems) +
             '. Use the config the checkpoint was trained with, or adjust the '
             'model with --cfg-options (e.g. model.head.num_classes=N).')
 
@@ -153,9 +151,8 @@ def load_matching_checkpoint(model: torch.nn.Module,
             f'checkpoint {checkpoint!r} holds no state dict: expected an '
             "MMEngine checkpoint (a dict with 'state_dict') or a plain "
             'state dict of tensors')
-    state_dict = OrderedDict(
-        (re.sub(r'^module\.', '', key), value)
-        for key, value in state_dict.items())
+    state_dict = OrderedDict((re.sub(r'^module\.', '', key), value)
+                             for key, value in state_dict.items())
     check_checkpoint(model, state_dict, checkpoint, config)
     load_state_dict(model, state_dict, strict=True)
     return dict(loaded)
@@ -178,8 +175,10 @@ def split_dataloader_cfg(cfg: Config, split: str) -> dict:
     if split not in SPLIT_FIELDS:
         raise ValueError(f'split must be one of {sorted(SPLIT_FIELDS)}, got '
                          f'{split!r}')
-    for name in ('test_dataloader', ) + (('train_dataloader', )
-                                         if split == 'train' else ()):
+    required = ['test_dataloader']
+    if split == 'train':
+        required.append('train_dataloader')
+    for name in required:
         if not cfg.get(name):
             raise ValueError(f'config {cfg.filename!r} has no {name}; '
                              f'extracting the {split} split needs it')
@@ -210,10 +209,9 @@ def evaluator_protocol(cfg: Config) -> dict:
         if isinstance(metric_cls, type) and issubclass(metric_cls,
                                                        VIReIDMetric):
             metric = METRICS.build(copy.deepcopy(evaluator))
-            return dict(
-                protocol=metric.protocol,
-                settings=metric.settings,
-                num_trials=metric.num_trials)
+            return dict(protocol=metric.protocol,
+                        settings=metric.settings,
+                        num_trials=metric.num_trials)
     return dict(protocol=None, settings=None, num_trials=None)
 
 
@@ -289,10 +287,13 @@ def extract_features(cfg: Config,
     with torch.no_grad():
         for data_batch in dataloader:
             samples = runner.model.test_step(data_batch)
-            items.extend(_sample_fields(s, SPLIT_FIELDS[split])
-                         for s in samples)
+            items.extend(
+                _sample_fields(s, SPLIT_FIELDS[split]) for s in samples)
             if progress is not None:
-                progress.update(len(samples) * world_size)
+                # every rank runs a batch of this size; the sampler pads the
+                # last ones, which the count must not pass
+                step = len(samples) * world_size
+                progress.update(min(step, len(dataset) - progress.completed))
     items = collect_results(items, len(dataset), device='cpu')
     if rank != 0:
         return None
@@ -300,13 +301,12 @@ def extract_features(cfg: Config,
     data = dict(features=torch.stack([i['feature'] for i in items]).numpy())
     for key in SPLIT_FIELDS[split]:
         data[key] = np.array([i[key] for i in items])
-    data['meta'] = dict(
-        split=split,
-        dataset_name=dataset.metainfo.get('dataset_name'),
-        data_root=getattr(dataset, 'data_root', None),
-        config=cfg.filename,
-        checkpoint=osp.abspath(checkpoint),
-        **evaluator_protocol(cfg))
+    data['meta'] = dict(split=split,
+                        dataset_name=dataset.metainfo.get('dataset_name'),
+                        data_root=getattr(dataset, 'data_root', None),
+                        config=cfg.filename,
+                        checkpoint=osp.abspath(checkpoint),
+                        **evaluator_protocol(cfg))
     return data
 
 

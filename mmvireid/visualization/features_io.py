@@ -61,12 +61,11 @@ def save_features(path: str,
     if not str(path).endswith('.npz'):
         raise ValueError(f'save_features: path must end with .npz, got '
                          f'{path!r}')
-    arrays = dict(
-        features=np.asarray(features, dtype=np.float32),
-        pid=np.asarray(pid, dtype=np.int64),
-        camid=np.asarray(camid, dtype=np.int64),
-        modality=np.asarray(modality, dtype=np.int64),
-        img_path=np.asarray(img_path, dtype=str))
+    arrays = dict(features=np.asarray(features, dtype=np.float32),
+                  pid=np.asarray(pid, dtype=np.int64),
+                  camid=np.asarray(camid, dtype=np.int64),
+                  modality=np.asarray(modality, dtype=np.int64),
+                  img_path=np.asarray(img_path, dtype=str))
     if (is_query is None) != (is_gallery is None):
         raise ValueError('save_features: give both is_query and is_gallery '
                          '(a test split) or neither (a train split)')

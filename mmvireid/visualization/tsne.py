@@ -35,12 +35,11 @@ def tsne_embedding(features: np.ndarray,
         raise ValueError(f'tsne_embedding: perplexity must be in (0, N) for '
                          f'N = {len(features)} features, got {perplexity}; '
                          'lower --perplexity or select more ids')
-    tsne = TSNE(
-        n_components=2,
-        perplexity=perplexity,
-        init='pca',
-        learning_rate='auto',
-        random_state=seed)
+    tsne = TSNE(n_components=2,
+                perplexity=perplexity,
+                init='pca',
+                learning_rate='auto',
+                random_state=seed)
     return tsne.fit_transform(features).astype(np.float32)
 
 
@@ -100,14 +99,13 @@ def plot_embedding(embedding: np.ndarray,
     ax = fig.add_subplot()
     for value, marker in MARKERS.items():
         sel = modality == value
-        ax.scatter(
-            embedding[sel, 0],
-            embedding[sel, 1],
-            c=colors[sel],
-            marker=marker,
-            s=36,
-            edgecolors='black',
-            linewidths=0.3)
+        ax.scatter(embedding[sel, 0],
+                   embedding[sel, 1],
+                   c=colors[sel],
+                   marker=marker,
+                   s=36,
+                   edgecolors='black',
+                   linewidths=0.3)
     handles = [
         Line2D([], [],
                linestyle='none',
@@ -118,7 +116,9 @@ def plot_embedding(embedding: np.ndarray,
                f'({int((modality == value).sum())})')
         for value, marker in MARKERS.items()
     ]
-    ax.legend(handles=handles, loc='best', title=f'{len(ids)} ids, colour '
+    ax.legend(handles=handles,
+              loc='best',
+              title=f'{len(ids)} ids, colour '
               '= identity')
     ax.set_xticks([])
     ax.set_yticks([])
@@ -130,7 +130,8 @@ def plot_embedding(embedding: np.ndarray,
     return out_file
 
 
-def select_ids(pid: np.ndarray, num_ids: Optional[int],
+def select_ids(pid: np.ndarray,
+               num_ids: Optional[int],
                seed: int = 0) -> np.ndarray:
     """Items of ``num_ids`` identities drawn at random.
 

@@ -43,6 +43,9 @@ class VIReIDVisualizer(Visualizer):
     MATCH_COLOR = (0, 170, 0)
     MISMATCH_COLOR = (220, 0, 0)
     TEXT_COLOR = (0, 0, 0)
+    #: Width of an average character relative to the font height (DejaVu
+    #: Sans, matplotlib's default), to fit captions and the header.
+    CHAR_WIDTH = 0.62
 
     def __init__(self,
                  name: str = 'visualizer',
@@ -50,19 +53,14 @@ class VIReIDVisualizer(Visualizer):
                  save_dir: Optional[str] = None,
                  img_size: Tuple[int, int] = (192, 96),
                  **kwargs) -> None:
-        super().__init__(
-            name=name,
-            vis_backends=vis_backends,
-            save_dir=save_dir,
-            **kwargs)
+        super().__init__(name=name,
+                         vis_backends=vis_backends,
+                         save_dir=save_dir,
+                         **kwargs)
         if len(img_size) != 2 or min(img_size) < 16:
             raise ValueError('VIReIDVisualizer: img_size must be (H, W) of at '
                              f'least 16 pixels each, got {img_size!r}')
         self.img_size = tuple(int(s) for s in img_size)
-
-    #: Width of an average character relative to the font height (DejaVu
-    #: Sans, matplotlib's default), to fit captions and the header.
-    CHAR_WIDTH = 0.62
 
     def _layout(self, num_gallery: int, captions: Sequence[str],
                 header: str) -> dict:
@@ -77,8 +75,9 @@ class VIReIDVisualizer(Visualizer):
         margin = max(4, width // 16)
         cell_w, cell_h = width + 2 * frame, height + 2 * frame
         longest = max((len(c) for c in captions), default=1)
-        font = max(6, min(max(9, width // 9),
-                          int(cell_w / (self.CHAR_WIDTH * longest))))
+        font = max(
+            6,
+            min(max(9, width // 9), int(cell_w / (self.CHAR_WIDTH * longest))))
         header_h = 2 * font if header else 0
         # the query column, a wider gap, then the gallery columns
         x = [margin] + [
@@ -139,11 +138,10 @@ class VIReIDVisualizer(Visualizer):
             raise ValueError(
                 'visualize_ranked_list: gallery_imgs, matches, distances '
                 '(and gallery_texts) must have one entry per gallery image, '
-                f'got {num}, {len(matches)}, {len(distances)}'
-                + ('' if gallery_texts is None else f', {len(gallery_texts)}'))
+                f'got {num}, {len(matches)}, {len(distances)}' +
+                ('' if gallery_texts is None else f', {len(gallery_texts)}'))
         captions = [query_text] + [
-            f'#{rank} d={dist:.3f}'
-            for rank, dist in enumerate(distances, 1)
+            f'#{rank} d={dist:.3f}' for rank, dist in enumerate(distances, 1)
         ]
         geo = self._layout(num, captions + list(gallery_texts or []), header)
         height, width = self.img_size
@@ -160,16 +158,17 @@ class VIReIDVisualizer(Visualizer):
 
         # Frames centred on the band between the image and the cell border.
         half = frame / 2
-        boxes = np.array([[x + half, top + half, x + geo['cell_w'] - half,
-                           top + frame + height + half] for x in geo['x']])
+        boxes = np.array([[
+            x + half, top + half, x + geo['cell_w'] - half,
+            top + frame + height + half
+        ] for x in geo['x']])
         colors = [self.QUERY_COLOR] + [
             self.MATCH_COLOR if m else self.MISMATCH_COLOR for m in matches
         ]
-        self.draw_bboxes(
-            boxes,
-            edge_colors=colors,
-            line_widths=frame * 72 / self.dpi,
-            alpha=1.0)
+        self.draw_bboxes(boxes,
+                         edge_colors=colors,
+                         line_widths=frame * 72 / self.dpi,
+                         alpha=1.0)
 
         texts, positions, text_colors = [], [], []
         y = top + 2 * frame + height + font // 3
@@ -185,14 +184,13 @@ class VIReIDVisualizer(Visualizer):
             texts.append(header)
             positions.append([geo['margin'], geo['margin']])
             text_colors.append(self.TEXT_COLOR)
-        self.draw_texts(
-            texts,
-            np.array(positions),
-            font_sizes=font * 72 / self.dpi,
-            colors=text_colors,
-            horizontal_alignments=['center'] * (len(texts) - bool(header)) +
-            ['left'] * bool(header),
-            vertical_alignments='top')
+        self.draw_texts(texts,
+                        np.array(positions),
+                        font_sizes=font * 72 / self.dpi,
+                        colors=text_colors,
+                        horizontal_alignments=['center'] *
+                        (len(texts) - bool(header)) + ['left'] * bool(header),
+                        vertical_alignments='top')
         drawn = self.get_image()
 
         if show:

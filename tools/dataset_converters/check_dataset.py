@@ -10,7 +10,8 @@ ids / 11,333 IR images).
 
 Example:
     # the datasets of a config (its train and test data loaders)
-    python tools/dataset_converters/check_dataset.py configs/agw/agw_r50_sysu.py
+    python tools/dataset_converters/check_dataset.py \\
+        configs/agw/agw_r50_sysu.py
     # a tree by its layout
     python tools/dataset_converters/check_dataset.py --layout sysu \\
         --data-root data/sysu_mm01
@@ -57,18 +58,21 @@ def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Build the train and test splits of a VI-ReID dataset '
         'and print their counts')
-    parser.add_argument(
-        'config', nargs='?', help='config whose train / test datasets to read')
-    parser.add_argument(
-        '--layout', choices=sorted(LAYOUT_TYPES), help='layout of the tree')
+    parser.add_argument('config',
+                        nargs='?',
+                        help='config whose train / test datasets to read')
+    parser.add_argument('--layout',
+                        choices=sorted(LAYOUT_TYPES),
+                        help='layout of the tree')
     parser.add_argument('--data-root', help='root of the tree (with --layout)')
-    parser.add_argument(
-        '--trial', type=int, default=1, help='RegDB trial 1..10 (default: 1)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs')
+    parser.add_argument('--trial',
+                        type=int,
+                        default=1,
+                        help='RegDB trial 1..10 (default: 1)')
+    parser.add_argument('--cfg-options',
+                        nargs='+',
+                        action=DictAction,
+                        help='override config settings, key=value pairs')
     return parser.parse_args(args)
 
 
@@ -89,8 +93,8 @@ def dataset_cfgs(args: argparse.Namespace) -> Dict[str, dict]:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfgs = {}
-    for split, loader in (('train', 'train_dataloader'),
-                          ('test', 'test_dataloader')):
+    for split, loader in (('train', 'train_dataloader'), ('test',
+                                                          'test_dataloader')):
         if cfg.get(loader):
             dataset = copy.deepcopy(cfg[loader].dataset.to_dict())
             dataset['pipeline'] = []
@@ -117,13 +121,13 @@ def summarize(dataset) -> dict:
     for value, name in MODALITY_NAMES.items():
         sel = modality == value
         cams, counts = np.unique(camid[sel], return_counts=True)
-        summary['modalities'][name] = dict(
-            images=int(sel.sum()),
-            ids=len(np.unique(pid[sel])),
-            cameras=dict(zip(cams.tolist(), counts.tolist())))
+        summary['modalities'][name] = dict(images=int(sel.sum()),
+                                           ids=len(np.unique(pid[sel])),
+                                           cameras=dict(
+                                               zip(cams.tolist(),
+                                                   counts.tolist())))
     if infos and 'is_query' in infos[0]:
-        for key, field in (('queries', 'is_query'), ('gallery',
-                                                     'is_gallery')):
+        for key, field in (('queries', 'is_query'), ('gallery', 'is_gallery')):
             flag = np.array([d[field] for d in infos], dtype=bool)
             summary[key] = {
                 name: int((flag & (modality == value)).sum())
@@ -143,11 +147,10 @@ def official_differences(dataset_name: str, split: str,
     expected = OFFICIAL.get(dataset_name, {}).get(split)
     if expected is None:
         return None
-    found = dict(
-        ids=summary['ids'],
-        rgb=summary['modalities']['rgb']['images'],
-        ir=summary['modalities']['ir']['images'],
-        queries=sum(summary.get('queries', {}).values()))
+    found = dict(ids=summary['ids'],
+                 rgb=summary['modalities']['rgb']['images'],
+                 ir=summary['modalities']['ir']['images'],
+                 queries=sum(summary.get('queries', {}).values()))
     return [
         f'{key}: {found[key]} here, {value} in the official release'
         for key, value in expected.items() if found[key] != value
@@ -155,22 +158,26 @@ def official_differences(dataset_name: str, split: str,
 
 
 def format_summary(name: str, split: str, summary: dict) -> str:
-    lines = [f'{name} {split}: {summary["images"]} images, '
-             f'{summary["ids"]} ids']
+    lines = [
+        f'{name} {split}: {summary["images"]} images, '
+        f'{summary["ids"]} ids'
+    ]
     for modality, counts in summary['modalities'].items():
         cams = ', '.join(f'cam{c} {n}' for c, n in counts['cameras'].items())
         lines.append(f'  {modality}: {counts["images"]} images, '
                      f'{counts["ids"]} ids ({cams or "no camera"})')
     for key in ('queries', 'gallery'):
         if key in summary:
-            lines.append(f'  {key}: ' + ', '.join(
-                f'{n} {m}' for m, n in summary[key].items()))
+            lines.append(f'  {key}: ' +
+                         ', '.join(f'{n} {m}'
+                                   for m, n in summary[key].items()))
     differences = official_differences(name, split, summary)
     if differences == []:
         lines.append('  matches the official release')
     elif differences:
-        lines += [f'  differs from the official release: {d}'
-                  for d in differences]
+        lines += [
+            f'  differs from the official release: {d}' for d in differences
+        ]
     return '\n'.join(lines)
 
 
