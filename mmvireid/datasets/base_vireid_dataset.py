@@ -31,6 +31,10 @@ class BaseVIReIDDataset(BaseDataset):
     ``metainfo`` holds the class's ``METAINFO`` (``dataset_name``) and the
     ``split``.
 
+    Unsupervised training adds a ``pseudo_label`` (int, ``-1`` = outlier) to
+    every item once :meth:`set_pseudo_labels` has been called (by the
+    clustering hook, every epoch).
+
     The helpers below (``_require``, ``_read_id_list``, ``_read_index_file``,
     ``_list_images``, ``_build_data_list``) read the pieces the official
     layouts share and raise errors naming the file, the line and the
@@ -63,6 +67,7 @@ class BaseVIReIDDataset(BaseDataset):
                 f'folder; expected the {self.LAYOUT} (see '
                 'docs/en/dataset_prepare.md)')
         self.split = split
+        self._pseudo_labels: Optional[np.ndarray] = None
         super().__init__(
             data_root=osp.abspath(data_root),
             pipeline=pipeline or [],
@@ -89,6 +94,46 @@ class BaseVIReIDDataset(BaseDataset):
     def modalities(self) -> np.ndarray:
         """np.ndarray: ``modality`` of every item, shape (N,)."""
         return self._field('modality')
+
+    @property
+    def pseudo_labels(self) -> Optional[np.ndarray]:
+        """np.ndarray | None: ``pseudo_label`` of every item, shape (N,),
+        int64; None before :meth:`set_pseudo_labels`."""
+        return self._pseudo_labels
+
+    def set_pseudo_labels(self, labels) -> None:
+        """Give every item a ``pseudo_label``, or remove them (``None``).
+
+        The labels live in one array next to MMEngine's serialized data list
+        (which stays untouched) and :meth:`get_data_info` adds them to the
+        items. Data-loader workers hold a copy of the dataset: restart the
+        loader's iterator after relabelling (``stack.md`` trap 6).
+
+        Args:
+            labels (array-like | None): Integer labels of shape (N,), ``-1``
+                for outliers; the label spaces are the caller's (one per
+                modality for :class:`ClusteringHook`).
+        """
+        if labels is None:
+            self._pseudo_labels = None
+            return
+        labels = np.asarray(labels)
+        if labels.shape != (len(self), ) or not np.issubdtype(
+                labels.dtype, np.integer) or (labels < -1).any():
+            raise ValueError(
+                f'{type(self).__name__}.set_pseudo_labels: expected '
+                f'{len(self)} integer labels >= -1 (one per item), got an '
+                f'array of shape {labels.shape} and dtype {labels.dtype}'
+                + (f' with minimum {labels.min()}' if labels.size
+                   and np.issubdtype(labels.dtype, np.number) else ''))
+        self._pseudo_labels = labels.astype(np.int64)
+
+    def get_data_info(self, idx: int) -> dict:
+        """The item ``idx``, with its ``pseudo_label`` when set."""
+        data_info = super().get_data_info(idx)
+        if self._pseudo_labels is not None:
+            data_info['pseudo_label'] = int(self._pseudo_labels[idx])
+        return data_info
 
     @property
     def num_pids(self) -> int:

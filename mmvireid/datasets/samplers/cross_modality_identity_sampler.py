@@ -112,7 +112,7 @@ class CrossModalityIdentitySampler(Sampler):
             counts['iters_per_epoch'] = iters_per_epoch
         for name, value in counts.items():
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f'CrossModalityIdentitySampler: {name} must '
+                raise ValueError(f'{type(self).__name__}: {name} must '
                                  f'be an int >= 1, got {value!r}')
         self.rank, self.world_size = get_dist_info()
         self.dataset = dataset
@@ -126,7 +126,7 @@ class CrossModalityIdentitySampler(Sampler):
         unknown = np.setdiff1d(modalities, (RGB, IR))
         if len(unknown):
             raise ValueError(
-                'CrossModalityIdentitySampler: modality values must be RGB '
+                f'{type(self).__name__}: modality values must be RGB '
                 f'({RGB}) or IR ({IR}), found {unknown.tolist()}')
         self.modalities = modalities
         if iters_per_epoch is None:
@@ -154,14 +154,14 @@ class CrossModalityIdentitySampler(Sampler):
                 ]
             except KeyError as error:
                 raise KeyError(
-                    f'CrossModalityIdentitySampler: dataset items have no '
+                    f'{type(self).__name__}: dataset items have no '
                     f'{key!r} field (label_key={self.label_key!r}); assign '
                     'pseudo-labels before iterating') from error
         values = np.asarray(values)
         if values.shape != (len(self.dataset), ) or not np.issubdtype(
                 values.dtype, np.integer):
             raise ValueError(
-                f'CrossModalityIdentitySampler: {key!r} of the dataset must '
+                f'{type(self).__name__}: {key!r} of the dataset must '
                 f'be {len(self.dataset)} ints, got an array of shape '
                 f'{values.shape} and dtype {values.dtype}')
         return values

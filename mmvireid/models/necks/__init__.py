@@ -1,3 +1,4 @@
+from .deep_supervision_neck import DeepSupervisionNeck
 from .separable_projection import SeparableConvProjection
 
-__all__ = ['SeparableConvProjection']
+__all__ = ['SeparableConvProjection', 'DeepSupervisionNeck']

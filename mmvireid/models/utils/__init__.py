@@ -1,4 +1,5 @@
 from .occurrence_rank import occurrence_rank
 from .progressive_weight import progressive_weight
+from .resizable_buffers import resize_buffers
 
-__all__ = ['occurrence_rank', 'progressive_weight']
+__all__ = ['occurrence_rank', 'progressive_weight', 'resize_buffers']
