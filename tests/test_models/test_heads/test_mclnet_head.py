@@ -1,0 +1,176 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+
+from mmvireid.datasets.base_vireid_dataset import IR, RGB
+from mmvireid.models.losses import (ClassWiseMMDLoss,
+                                    HierarchicalKnowledgeSynergyLoss,
+                                    SupConLoss)
+from mmvireid.registry import MODELS
+
+DIM, NUM_CLASSES = 8, 3
+# 3 pids x (2 RGB + 2 IR), modalities interleaved
+LABELS = torch.tensor([0, 0, 1, 2, 1, 2, 0, 0, 1, 1, 2, 2])
+MODALITY = torch.tensor([RGB, IR, RGB, IR, IR, RGB, RGB, IR, RGB, IR, RGB,
+                         IR])
+ALL_LOSSES = {
+    'loss_id', 'accuracy', 'loss_mmd', 'loss_supcon_s1', 'loss_supcon_s2',
+    'loss_supcon_s3', 'loss_supcon_s4', 'loss_hks'
+}
+
+
+def make_head(**kwargs):
+    cfg = dict(type='MCLNetHead', in_channels=DIM, num_classes=NUM_CLASSES)
+    cfg.update(kwargs)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head
+
+
+def samples():
+    return [
+        DataSample(metainfo=dict(modality=int(m))).set_gt_label(int(y))
+        for y, m in zip(LABELS, MODALITY)
+    ]
+
+
+def stage_feats(requires_grad=False):
+    torch.manual_seed(0)
+    return tuple(
+        torch.randn(len(LABELS), DIM, requires_grad=requires_grad)
+        for _ in range(4))
+
+
+def test_default_losses_named_and_equal_to_weighted_modules():
+    head = make_head()
+    feats = stage_feats()
+    losses = head.loss(feats, samples())
+    assert set(losses) == ALL_LOSSES
+
+    # identity loss: CE on the batch-normalised f4, written out
+    f4 = feats[3]
+    bn = (f4 - f4.mean(0)) / torch.sqrt(f4.var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(
+        losses['loss_id'],
+        F.cross_entropy(bn @ head.classifier.weight.t(), LABELS))
+    # the other terms: the standalone modules (weight 1) times the weights
+    # of methods.md section 3
+    torch.testing.assert_close(
+        losses['loss_mmd'],
+        0.25 * ClassWiseMMDLoss(kernel_mul=2.0, kernel_num=5)(f4, LABELS,
+                                                              MODALITY))
+    supcon = SupConLoss(temperature=0.1, scale_by_temperature=True)
+    for s in range(4):
+        torch.testing.assert_close(losses[f'loss_supcon_s{s + 1}'],
+                                   5.0 * supcon(feats[s], LABELS))
+    torch.testing.assert_close(
+        losses['loss_hks'],
+        5.0 * HierarchicalKnowledgeSynergyLoss(temperature=1.0)(feats))
+
+
+def test_mmd_reads_modality_from_data_samples():
+    """The same features with another RGB/IR split of pid 0 (rows 0, 1, 6,
+    7: RGB {0, 6} / IR {1, 7} becomes RGB {1, 6} / IR {0, 7}) give the MMD
+    of that split."""
+    head = make_head()
+    feats = stage_feats()
+    swapped = MODALITY.clone()
+    swapped[0], swapped[1] = IR, RGB
+    batch = [
+        DataSample(metainfo=dict(modality=int(m))).set_gt_label(int(y))
+        for y, m in zip(LABELS, swapped)
+    ]
+    loss = head.loss(feats, batch)['loss_mmd']
+    torch.testing.assert_close(
+        loss, 0.25 * ClassWiseMMDLoss()(feats[3], LABELS, swapped))
+    assert not torch.allclose(loss, head.loss(feats, samples())['loss_mmd'])
+
+
+def test_every_loss_sends_gradient_to_its_features():
+    head = make_head(loss_id=None)
+    feats = stage_feats(requires_grad=True)
+    losses = head.loss(feats, samples())
+    grads = torch.autograd.grad(losses['loss_supcon_s2'], feats,
+                                allow_unused=True)
+    assert grads[1] is not None and grads[1].abs().sum() > 0
+    assert all(g is None for i, g in enumerate(grads) if i != 1)
+    grads = torch.autograd.grad(losses['loss_mmd'], feats, allow_unused=True)
+    assert grads[3] is not None and grads[3].abs().sum() > 0
+    assert all(g is None for g in grads[:3])
+    grads = torch.autograd.grad(losses['loss_hks'], feats)
+    assert all(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize('disabled, removed', [
+    ('loss_mmd', {'loss_mmd'}),
+    ('loss_supcon', {f'loss_supcon_s{s}' for s in range(1, 5)}),
+    ('loss_hks', {'loss_hks'}),
+    ('loss_id', {'loss_id', 'accuracy'}),
+])
+def test_disabling_a_loss_removes_it(disabled, removed):
+    head = make_head(**{disabled: None})
+    losses = head.loss(stage_feats(), samples())
+    assert set(losses) == ALL_LOSSES - removed
+    if disabled == 'loss_id':
+        assert head.classifier is None
+
+
+def test_optional_triplet_on_f4():
+    head = make_head(
+        loss_triplet=dict(type='TripletLoss', margin=0.3, loss_weight=2.0))
+    feats = stage_feats()
+    losses = head.loss(feats, samples())
+    assert set(losses) == ALL_LOSSES | {'loss_triplet'}
+    f4 = feats[3]
+    dist = torch.cdist(f4, f4)
+    same = LABELS[:, None] == LABELS[None]
+    hard_pos = torch.where(same, dist, torch.zeros_like(dist)).max(1)[0]
+    hard_neg = torch.where(same, torch.full_like(dist, 1e9), dist).min(1)[0]
+    torch.testing.assert_close(losses['loss_triplet'],
+                               2.0 * F.relu(hard_pos - hard_neg + 0.3).mean(),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_loss_weights_are_configurable():
+    head = make_head(
+        loss_mmd=dict(type='ClassWiseMMDLoss', loss_weight=1.0),
+        loss_supcon=dict(type='SupConLoss', loss_weight=1.0),
+        loss_hks=dict(type='HierarchicalKnowledgeSynergyLoss',
+                      loss_weight=1.0))
+    default = make_head()
+    feats = stage_feats()
+    mine = head.loss(feats, samples())
+    ref = default.loss(feats, samples())
+    torch.testing.assert_close(mine['loss_mmd'] * 0.25, ref['loss_mmd'])
+    torch.testing.assert_close(mine['loss_supcon_s3'] * 5,
+                               ref['loss_supcon_s3'])
+    torch.testing.assert_close(mine['loss_hks'] * 5, ref['loss_hks'])
+
+
+def test_predict_is_bnneck_of_f4():
+    head = make_head()
+    head.bnneck.running_mean.uniform_(-1, 1)
+    head.bnneck.running_var.uniform_(0.5, 2)
+    head.bnneck.weight.data.uniform_(0.5, 1.5)
+    head.eval()
+    feats = stage_feats()
+    expected = (feats[3] - head.bnneck.running_mean) / torch.sqrt(
+        head.bnneck.running_var + 1e-5) * head.bnneck.weight
+    with torch.no_grad():
+        torch.testing.assert_close(head.predict(feats), expected)
+        concat = make_head(test_feature='concat')
+        concat.eval()
+        out = concat.predict(feats)
+    assert out.shape == (len(LABELS), 2 * DIM)
+    torch.testing.assert_close(out[:, DIM:], feats[3])
+
+
+def test_hks_needs_several_stages():
+    head = make_head()
+    with pytest.raises(ValueError, match='at least 2 stages'):
+        head.loss(stage_feats()[3:], samples())
+    # without HKS a single feature is enough
+    head = make_head(loss_hks=None)
+    losses = head.loss(stage_feats()[3:], samples())
+    assert {'loss_id', 'loss_mmd', 'loss_supcon_s1'} <= set(losses)
