@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+import torch
+
+from mmvireid.clustering import exact_knn
+
+
+def brute_force(features, k):
+    """Ranks by float64 squared distances, self forced first (numpy)."""
+    f = features.double().numpy()
+    dist = ((f[:, None] - f[None])**2).sum(-1)
+    np.fill_diagonal(dist, -1)
+    return np.argsort(dist, axis=1, kind='stable')[:, :k]
+
+
+@pytest.mark.parametrize('backend', ['torch', 'faiss'])
+@pytest.mark.parametrize('block_size', [7, 64, 4096])
+def test_matches_brute_force(backend, block_size):
+    features = torch.randn(150, 12, generator=torch.Generator().manual_seed(0))
+    indices, sims = exact_knn(
+        features, 10, backend=backend, block_size=block_size)
+    assert indices.shape == (150, 10) and indices.dtype == torch.long
+    np.testing.assert_array_equal(indices.numpy(), brute_force(features, 10))
+    expected = (features[:, None] * features[indices]).sum(-1)
+    torch.testing.assert_close(sims, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_fewer_rows_than_k_lists_every_row():
+    features = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    indices, sims = exact_knn(features, 30)
+    assert indices.shape == (6, 6)
+    np.testing.assert_array_equal(indices.numpy(), brute_force(features, 6))
+    assert sorted(indices[3].tolist()) == list(range(6))
+
+
+@pytest.mark.parametrize('backend', ['torch', 'faiss'])
+def test_duplicates_self_first_then_copies(backend):
+    base = torch.tensor([[0., 0.], [1., 0.], [5., 5.], [9., 1.]])
+    # rows 0, 4 and 5 are the same point.
+    features = torch.cat([base, base[:1], base[:1]])
+    indices, _ = exact_knn(features, 3, backend=backend)
+    assert indices[:, 0].tolist() == list(range(6))
+    for i in (0, 4, 5):
+        assert set(indices[i].tolist()) == {0, 4, 5}
+    assert set(indices[1, 1:].tolist()) < {0, 4, 5}
+
+
+@pytest.mark.parametrize('backend', ['torch', 'faiss'])
+def test_more_copies_than_k_keep_self_first(backend):
+    features = torch.cat([torch.ones(8, 3), torch.zeros(2, 3)])
+    indices, sims = exact_knn(features, 3, backend=backend)
+    assert indices[:, 0].tolist() == list(range(10))
+    for i in range(8):
+        assert len(set(indices[i].tolist())) == 3
+        assert set(indices[i].tolist()) <= set(range(8))
+    torch.testing.assert_close(sims[:8], torch.full((8, 3), 3.))
+
+
+def test_single_row():
+    indices, sims = exact_knn(torch.tensor([[3., 4.]]), 5)
+    assert indices.tolist() == [[0]]
+    assert sims.tolist() == [[25.]]
+
+
+@pytest.mark.parametrize('kwargs, error', [
+    (dict(k=0), ValueError),
+    (dict(k=3, backend='annoy'), ValueError),
+    (dict(k=3, block_size=0), ValueError),
+])
+def test_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        exact_knn(torch.randn(5, 3), **kwargs)
+
+
+@pytest.mark.parametrize('features, error, match', [
+    (torch.randn(5), ValueError, r'shape \(N, D\)'),
+    (torch.zeros(0, 3), ValueError, r'shape \(N, D\)'),
+    (torch.ones(4, 2, dtype=torch.long), TypeError, 'floating point'),
+    (torch.tensor([[0., float('nan')], [1., 1.]]), ValueError, 'NaN'),
+    ([[1., 2.]], TypeError, 'torch.Tensor or np.ndarray'),
+])
+def test_bad_features(features, error, match):
+    with pytest.raises(error, match=match):
+        exact_knn(features, 3)
+
+
+def test_numpy_input():
+    features = np.random.default_rng(0).normal(size=(20, 5)).astype(np.float32)
+    indices, _ = exact_knn(features, 4)
+    np.testing.assert_array_equal(indices.numpy(),
+                                  brute_force(torch.from_numpy(features), 4))
+
+
+def test_full_precision_products_and_setting_restored():
+    features = torch.randn(300, 64, generator=torch.Generator().manual_seed(2))
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision('medium')
+    try:
+        indices, _ = exact_knn(features, 20, backend='torch')
+        assert torch.get_float32_matmul_precision() == 'medium'
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    np.testing.assert_array_equal(indices.numpy(), brute_force(features, 20))
