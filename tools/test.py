@@ -14,7 +14,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvireid.utils import register_all_modules, setup_cpu_distributed
+from mmvireid.utils import (register_all_modules, setup_cpu_distributed,
+                            teardown_distributed)
 
 
 def parse_args():
@@ -94,6 +95,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     metrics = runner.test()
+    teardown_distributed()
     if args.out:
         mmengine.dump(metrics, args.out)
 

@@ -15,7 +15,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvireid.utils import register_all_modules, setup_cpu_distributed
+from mmvireid.utils import (register_all_modules, setup_cpu_distributed,
+                            teardown_distributed)
 
 
 def parse_args():
@@ -163,6 +164,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -29,3 +29,15 @@ def setup_cpu_distributed(cfg: Config) -> None:
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+
+
+def teardown_distributed() -> None:
+    """Destroy the process group at the end of a tool.
+
+    Left to interpreter exit, the gloo process group's threads can abort the
+    process ("terminate called without an active exception") after the work
+    is done, which makes a finished run exit with an error.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
