@@ -3,9 +3,10 @@
 The community implementation (cluster-contrast ``compute_jaccard_distance``)
 builds dense N×N matrices with per-row Python loops. Pairs that share no
 column of V are at distance exactly 1, and with ``eps < 1`` DBSCAN never
-needs them, so here only the pairs sharing a column are computed and stored:
-O(N·k) memory instead of O(N²), every step vectorised in torch on the device
-of the features. See ``README.md`` in this folder for measured speed.
+needs them, so here only the pairs sharing a column are computed and stored
+(or, for DBSCAN, only those within eps): memory O(N·k + stored pairs) instead
+of O(N²), every step vectorised in torch on the device of the features. See
+``README.md`` in this folder for the measured speed and memory.
 """
 from typing import List, Optional
 
@@ -40,7 +41,8 @@ def jaccard_distance(features: Tensor,
     distance 1. Degenerate inputs: with N ≤ k1 every kNN list holds all N
     rows (k2 likewise capped), as slicing the community's arrays would;
     duplicated features are each other's nearest neighbours right after
-    themselves, get identical encodings and distance 0 between them.
+    themselves and (fewer than k1 copies) get identical encodings and
+    distance 0 between them.
 
     Args:
         features (Tensor | np.ndarray): Features of shape (N, D), usually

@@ -37,8 +37,8 @@ def k_reciprocal_sets(rank: Tensor, k1: int) -> Tuple[Tensor, Tensor]:
     subtlety of the community code, kept on purpose.
 
     Args:
-        rank (Tensor): kNN lists of shape (N, K), int64, self first
-            (see :func:`~mmvireid.clustering.knn.exact_knn`).
+        rank (Tensor): kNN lists of shape (N, K), K = min(k1, N), int64,
+            self first (see :func:`~mmvireid.clustering.knn.exact_knn`).
         k1 (int): The k1 of the k-reciprocal encoding.
 
     Returns:
@@ -49,6 +49,11 @@ def k_reciprocal_sets(rank: Tensor, k1: int) -> Tuple[Tensor, Tensor]:
     Example:
         >>> mask_k1, mask_half = k_reciprocal_sets(rank, k1=30)
     """
+    if rank.dim() != 2 or rank.size(1) != min(k1, rank.size(0)):
+        raise ValueError(
+            'k_reciprocal_sets: rank must have shape (N, min(k1, N)) as '
+            f'exact_knn(features, k1) returns, got {tuple(rank.shape)} for '
+            f'k1={k1}')
     width_k1 = min(k1 + 1, rank.size(1))
     width_half = min(half_width(k1), rank.size(1))
     return (_reciprocal_mask(rank,

@@ -79,8 +79,8 @@ def test_max_distance_keeps_exactly_the_near_pairs(reference_case):
     features, k1, k2, reference = reference_case
     dist = jaccard_distance(features, k1=k1, k2=k2, max_distance=0.6)
     stored = stored_mask(dist)
-    np.testing.assert_array_equal(
-        stored, (reference <= 0.6) | np.eye(len(reference), dtype=bool))
+    np.testing.assert_array_equal(stored, (reference <= 0.6)
+                                  | np.eye(len(reference), dtype=bool))
     np.testing.assert_allclose(
         dist.toarray()[stored], reference[stored], atol=1e-5, rtol=0)
     assert (dist != dist.T).nnz == 0 and dist.has_sorted_indices

@@ -42,12 +42,17 @@ def test_reciprocal_sets_hand_example():
     assert mask_half.tolist() == [[bool(x) for x in row] for row in MASK_HALF]
 
 
-def test_large_k1_uses_every_column():
-    # k1 = 30 with K = 4 columns: R(i, k1) on the 4, R(i, 15) also on 4.
-    mask_k1, mask_half = k_reciprocal_sets(RANK, k1=30)
-    assert mask_k1.tolist() == [[bool(x) for x in row] for row in MASK_K1]
-    assert mask_half.shape == (5, 4)
-    assert torch.equal(mask_half, mask_k1)
+def test_k1_above_n_uses_every_column():
+    # N = 5 < k1: K = 5 columns (all rows); R(i, k1) and R(i, 15) use all 5.
+    rank = torch.cat([RANK, torch.tensor([[4], [4], [1], [0], [1]])], dim=1)
+    mask_k1, mask_half = k_reciprocal_sets(rank, k1=30)
+    assert mask_k1.all() and mask_half.all()
+
+
+@pytest.mark.parametrize('k1', [3, 5])
+def test_rank_width_must_match_k1(k1):
+    with pytest.raises(ValueError, match=r'shape \(N, min\(k1, N\)\)'):
+        k_reciprocal_sets(RANK, k1=k1)
 
 
 def test_encoding_hand_example_uniform_weights():

@@ -25,6 +25,19 @@ def test_matches_brute_force(backend, block_size):
     torch.testing.assert_close(sims, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize('threads', [1, 3])
+def test_any_number_of_worker_threads(threads):
+    features = torch.randn(200, 9, generator=torch.Generator().manual_seed(4))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        indices, _ = exact_knn(features, 12, block_size=32)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_array_equal(indices.numpy(), brute_force(features, 12))
+
+
 def test_fewer_rows_than_k_lists_every_row():
     features = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
     indices, sims = exact_knn(features, 30)
