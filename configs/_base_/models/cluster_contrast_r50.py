@@ -1,0 +1,37 @@
+# Unsupervised cluster-contrast baseline (methods.md section 5, as ADCA /
+# PGM): the AGW-style two-stream ResNet-50 (modality-specific stem, last
+# stride 1), GeM, BN-neck; the L2-normalised BN-neck feature is contrasted
+# with a cluster memory per modality (InfoNCE, tau 0.05, momentum 0.1 = the
+# OLD prototype keeps 10 %) and, through the Hungarian association of RGB
+# and IR clusters, with the other modality's memory (weight lambda_cm = 0.5,
+# ours). No instance memory, no schedule. Pseudo-labels come from
+# ClusteringHook (custom_hooks of the method configs).
+model = dict(
+    type='VIReID',
+    data_preprocessor=dict(
+        type='mmpretrain.ClsDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
+    backbone=dict(
+        type='TwoStreamResNet',
+        num_specific_stages=0,
+        backbone=dict(
+            type='ResNet',
+            depth=50,
+            strides=(1, 2, 2, 1),
+            out_indices=(3, ),
+            init_cfg=dict(
+                type='Pretrained', checkpoint='torchvision://resnet50'))),
+    neck=dict(type='GeneralizedMeanPooling', p=3.0, p_trainable=False),
+    head=dict(
+        type='SPCLHead',
+        in_channels=2048,
+        cluster_memory=dict(
+            type='ClusterMemory', momentum=0.1, temperature=0.05,
+            mode='mean'),
+        loss_intra=dict(type='ClusterContrastLoss', loss_weight=1.0),
+        loss_cross=dict(type='ClusterContrastLoss', loss_weight=0.5),
+        loss_instance=None,
+        progressive=None),
+    flip_test=True)

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+from mmengine.runner import Runner
+
+from mmvireid.datasets import IR, RGB, BaseVIReIDDataset
+
+ITEMS = [
+    dict(img_path=f'{i}.jpg', pid=i // 2, camid=1, modality=RGB if i < 4
+         else IR) for i in range(6)
+]
+
+
+class ListDataset(BaseVIReIDDataset):
+    """Six items, serialized as MMEngine does by default."""
+
+    def load_data_list(self):
+        return [dict(item) for item in ITEMS]
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return ListDataset(data_root=str(tmp_path))
+
+
+def test_labels_reach_items_and_can_be_replaced(dataset):
+    assert dataset.pseudo_labels is None
+    assert 'pseudo_label' not in dataset.get_data_info(0)
+    dataset.set_pseudo_labels([3, -1, 0, 0, 1, -1])
+    assert [dataset.get_data_info(i)['pseudo_label']
+            for i in range(6)] == [3, -1, 0, 0, 1, -1]
+    assert dataset.get_data_info(-1)['pseudo_label'] == -1
+    assert dataset.pseudo_labels.dtype == np.int64
+    # the rest of the item is untouched
+    assert dataset.get_data_info(4)['pid'] == 2
+    assert dataset.get_data_info(4)['modality'] == IR
+    dataset.set_pseudo_labels(np.array([0, 0, 0, 1, 1, 1], dtype=np.int32))
+    assert dataset[5]['pseudo_label'] == 1  # through the pipeline too
+    dataset.set_pseudo_labels(None)
+    assert 'pseudo_label' not in dataset.get_data_info(0)
+
+
+def test_a_new_loader_iterator_sees_new_labels(dataset):
+    loader = Runner.build_dataloader(
+        dict(
+            batch_size=6,
+            num_workers=1,
+            persistent_workers=True,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='pseudo_collate'),
+            dataset=dataset))
+    dataset = loader.dataset  # the runner builds the loader on a copy
+    dataset.set_pseudo_labels([0] * 6)
+    assert next(iter(loader))['pseudo_label'] == [0] * 6
+    dataset.set_pseudo_labels([1] * 6)
+    # a persistent worker keeps its copy of the dataset ...
+    assert next(iter(loader))['pseudo_label'] == [0] * 6
+    # ... until the iterator is restarted, as ClusteringHook does
+    loader._iterator = None
+    assert next(iter(loader))['pseudo_label'] == [1] * 6
+
+
+@pytest.mark.parametrize('labels, match', [
+    ([0, 1], r'6 integer labels.*shape \(2,\)'),
+    ([0.5] * 6, 'float'),
+    ([0, 0, -2, 0, 0, 0], 'minimum -2'),
+])
+def test_bad_labels_are_refused(dataset, labels, match):
+    with pytest.raises(ValueError, match=match):
+        dataset.set_pseudo_labels(labels)

@@ -1,0 +1,234 @@
+import glob
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+from sklearn.metrics import adjusted_rand_score
+
+from mmvireid.clustering import pseudo_labels
+from mmvireid.datasets import IR, RGB
+from mmvireid.engine.hooks import ClusteringHook
+
+
+class Spy(Hook):
+    """Record, after the other hooks, what the first iteration of every
+    epoch trains with."""
+
+    def __init__(self):
+        self.states = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if batch_idx:
+            return
+        head = runner.model.head
+        dataset = runner.train_dataloader.dataset
+        self.states.append(
+            dict(
+                epoch=runner.epoch,
+                labels=dataset.pseudo_labels.copy(),
+                iterator=runner.train_loop.dataloader._iterator,
+                batch=[(s.sample_idx, s.pseudo_label)
+                       for s in data_batch['data_samples']],
+                buffers={
+                    key: value.clone()
+                    for key, value in head.state_dict().items()
+                    if 'bnneck' not in key
+                },
+                lam=head.progress_weight,
+                model={
+                    key: value.clone()
+                    for key, value in runner.model.state_dict().items()
+                }))
+
+
+def train(cfg, spy=None):
+    runner = Runner.from_cfg(cfg)
+    if spy is not None:
+        runner.register_hook(spy, priority='LOWEST')
+    runner.train()
+    return runner
+
+
+def clustering_hook(runner):
+    return next(h for h in runner.hooks if isinstance(h, ClusteringHook))
+
+
+def log_text(runner):
+    path = glob.glob(osp.join(runner.log_dir, '*.log'))[0]
+    with open(path) as f:
+        return f.read()
+
+
+@pytest.mark.e2e
+def test_relabels_restarts_the_loader_and_rebuilds_memories(
+        unsup_cfg, monkeypatch):
+    # record what the hook clusters: the clustering itself is tested in
+    # tests/test_clustering, and an untrained model's features are so close
+    # together that re-clustering a re-normalised copy of them can flip kNN
+    # ties
+    calls = []
+
+    def recording_pseudo_labels(features, **kwargs):
+        labels, timings = pseudo_labels(features, **kwargs)
+        calls.append((features.clone(), labels.copy(), kwargs))
+        return labels, timings
+
+    monkeypatch.setattr('mmvireid.engine.hooks.clustering_hook.pseudo_labels',
+                        recording_pseudo_labels)
+    cfg = unsup_cfg(max_epochs=2)
+    # persistent workers hold a copy of the dataset: the hook must restart
+    # them
+    cfg.train_dataloader.update(num_workers=1, persistent_workers=True)
+    spy = Spy()
+    runner = train(cfg, spy)
+    hook = clustering_hook(runner)
+    dataset = runner.train_dataloader.dataset
+    modalities = dataset.modalities
+    assert len(spy.states) == 2
+    # the loader was restarted (new workers), and the batches carry the new
+    # labels
+    assert spy.states[1]['iterator'] is not spy.states[0]['iterator']
+    for state in spy.states:
+        assert all(label == state['labels'][idx]
+                   for idx, label in state['batch'])
+
+    # the features are the test features of the model of epoch 1 (before
+    # it trained), in dataset order
+    head = runner.model.head
+    feats = spy.states[1]['buffers']['instance_memory.features']
+    pipeline = Compose(cfg.custom_hooks[0].pipeline)
+    model = runner.model.eval()
+    model.load_state_dict(spy.states[1]['model'])
+    for idx in (0, len(dataset) - 1):
+        item = pipeline(dict(dataset.get_data_info(idx)))
+        expected = model.test_step(pseudo_collate([item]))[0].feature
+        torch.testing.assert_close(feats[idx], expected)
+    # labels are the per-modality clustering of these features
+    labels = spy.states[1]['labels']
+    # the second epoch's clustering: RGB then IR
+    for modality, (clustered, expected, kwargs) in zip((RGB, IR), calls[2:]):
+        members = np.flatnonzero(modalities == modality)
+        assert kwargs == hook.cluster_cfg
+        torch.testing.assert_close(clustered, feats[members])
+        assert np.array_equal(labels[members], expected)
+        num_clusters = int(expected.max()) + 1
+        assert num_clusters >= 1
+        # the memory holds one normalised mean per cluster (before epoch 1
+        # trained on it)
+        bank = spy.states[1]['buffers'][f'cluster_memories.{modality}'
+                                        '.features']
+        assert bank.shape == (num_clusters, 512)
+        for cluster in range(num_clusters):
+            mean = feats[members[expected == cluster]].mean(0)
+            torch.testing.assert_close(bank[cluster], F.normalize(mean, dim=0))
+    assert np.array_equal(hook.labels, labels)
+    assert torch.equal(head.pseudo_labels, torch.from_numpy(labels))
+
+    # statistics reach the log and the visualizer's backends
+    text = log_text(runner)
+    assert 'ClusteringHook: epoch 0: num_clusters_rgb' in text
+    assert 'ClusteringHook: epoch 1:' in text
+    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        scalars = [json.loads(line) for line in f]
+    logged = [s for s in scalars if 'clustering/ari' in s]
+    assert [s['step'] for s in logged] == [0, 2]
+    assert logged[1]['clustering/ari'] == pytest.approx(
+        hook._ari(dataset.pids, modalities)['ari'])
+    for key in ('num_clusters_rgb', 'outliers_ir', 'matched_pairs',
+                'time_extract', 'time_cluster', 'ari_rgb', 'ari_ir'):
+        assert f'clustering/{key}' in logged[1]
+    assert logged[1]['clustering/num_clusters_ir'] == int(
+        labels[modalities == IR].max()) + 1
+
+
+def test_ari_of_hand_made_labels():
+    hook = ClusteringHook(pipeline=[])
+    pids = np.array([0, 0, 1, 1, 2, 0, 0, 1, 1, 2])
+    modalities = np.array([RGB] * 5 + [IR] * 5)
+    # RGB: ids 0, 1 found as clusters 1, 0; id 2 an outlier. IR: ids 0, 1
+    # found as clusters 0, 1 and associated correctly; id 2 an outlier.
+    hook.labels = np.array([1, 1, 0, 0, -1, 0, 0, 1, 1, -1])
+    hook.pairs = np.array([[1, 0], [0, 1]])
+    scores = hook._ari(pids, modalities)
+    assert scores['ari_rgb'] == scores['ari_ir'] == 1.0
+    # jointly the two id-2 outliers are two singletons
+    right = np.array([1, 1, 0, 0, 5, 1, 1, 0, 0, 6])
+    assert scores['ari'] == pytest.approx(adjusted_rand_score(pids, right))
+    hook.labels[[4, 9]] = 2
+    hook.pairs = np.array([[1, 0], [0, 1], [2, 2]])
+    assert hook._ari(pids, modalities)['ari'] == 1.0
+    hook.labels[[4, 9]] = -1
+    # a wrong association spoils the joint index only
+    hook.pairs = np.array([[0, 0], [1, 1]])
+    scores = hook._ari(pids, modalities)
+    assert scores['ari_rgb'] == scores['ari_ir'] == 1.0
+    wrong = np.array([0, 0, 1, 1, 5, 1, 1, 0, 0, 6])
+    assert scores['ari'] == pytest.approx(adjusted_rand_score(pids, wrong))
+    assert scores['ari'] < 0.5
+    # an unmatched IR cluster gets its own joint label, not RGB's 0
+    hook.pairs = np.array([[1, 0]])
+    unmatched = np.array([1, 1, 0, 0, 5, 1, 1, 2, 2, 6])
+    assert hook._ari(pids, modalities)['ari'] == pytest.approx(
+        adjusted_rand_score(pids, unmatched))
+
+
+@pytest.mark.e2e
+def test_no_cluster_warns_and_training_goes_on(unsup_cfg):
+    # min_samples above the number of images: every image is an outlier
+    cfg = unsup_cfg(min_samples=100)
+    spy = Spy()
+    runner = train(cfg, spy)
+    text = log_text(runner)
+    assert 'no rgb cluster (all 30 rgb images are outliers)' in text
+    assert 'no ir cluster (all 20 ir images are outliers)' in text
+    assert 'Epoch(train) [1][2/2]' in text
+    head = runner.model.head
+    assert head.num_clusters(RGB) == head.num_clusters(IR) == 0
+    assert (spy.states[0]['labels'] == -1).all()
+    assert all(label == -1 for _, label in spy.states[0]['batch'])
+
+
+def test_interval_must_be_positive():
+    with pytest.raises(ValueError, match='interval must be an int >= 1'):
+        ClusteringHook(pipeline=[], interval=0)
+
+
+@pytest.mark.e2e
+def test_resume_continues_as_an_uninterrupted_run(unsup_cfg):
+    # clustering every 2 epochs: epoch 1 trains on the labels and memories
+    # of epoch 0, which only the checkpoint can give back
+    whole = Spy()
+    text = log_text(
+        train(unsup_cfg(max_epochs=2, work_dir='whole', interval=2), whole))
+    assert 'ClusteringHook: epoch 0:' in text
+    assert 'ClusteringHook: epoch 1:' not in text
+    first = train(unsup_cfg(max_epochs=1, work_dir='part', interval=2))
+    resumed = Spy()
+    cfg = unsup_cfg(max_epochs=2, work_dir='resumed', interval=2)
+    cfg.resume = True
+    cfg.load_from = osp.join(first.work_dir, 'epoch_1.pth')
+    runner = train(cfg, resumed)
+    assert 'pseudo-labels restored from the checkpoint' in log_text(runner)
+
+    expected, got = whole.states[1], resumed.states[0]
+    assert got['epoch'] == expected['epoch'] == 1
+    assert np.array_equal(got['labels'], expected['labels'])
+    assert got['batch'] == expected['batch']
+    assert got['lam'] == expected['lam'] == pytest.approx(1 / 5)
+    assert set(got['buffers']) == set(expected['buffers'])
+    for key, value in expected['buffers'].items():
+        assert torch.equal(got['buffers'][key], value), key
+    # the memories have trained during epoch 0 (not a fresh clustering)
+    centroid = expected['buffers']['cluster_memories.0.features'][0]
+    members = expected['labels'] == 0
+    members[expected['buffers']['modalities'].numpy() != RGB] = False
+    fresh = F.normalize(
+        expected['buffers']['instance_memory.features'][members].mean(0),
+        dim=0)
+    assert not torch.allclose(centroid, fresh)

@@ -1,0 +1,253 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+
+from mmvireid.datasets import IR, RGB
+from mmvireid.models.heads import SPCLHead
+from mmvireid.models.losses import SoftPrototypeContrastLoss
+from mmvireid.registry import MODELS
+
+D, TAU, MU = 4, 0.05, 0.1
+# training set: 4 RGB images (clusters 0 = {0, 1}, 1 = {2}, 2 = {3}) and
+# 4 IR images (cluster 0 = {4}, 1 = {5, 6}, 7 an outlier); RGB 1 <-> IR 0
+# and RGB 2 <-> IR 1 are associated, RGB 0 is unmatched.
+MODALITIES = torch.tensor([RGB] * 4 + [IR] * 4)
+LABELS = torch.tensor([0, 0, 1, 2, 0, 1, 1, -1])
+PAIRS = torch.tensor([[1, 0], [2, 1]])
+# batch: (sample_idx, modality, pseudo_label)
+BATCH = [(0, RGB, 0), (2, RGB, 1), (3, RGB, 2), (4, IR, 0), (5, IR, 1),
+         (7, IR, -1)]
+
+SOFT = dict(
+    type='SoftPrototypeContrastLoss',
+    num_soft_prototypes=2,
+    alpha=0.5,
+    temperature=TAU,
+    weight_temperature=0.1)
+
+
+def make_head(**cfg):
+    cfg = dict(
+        dict(
+            type='SPCLHead',
+            in_channels=D,
+            cluster_memory=dict(
+                type='ClusterMemory', momentum=MU, temperature=TAU),
+            instance_memory=dict(type='InstanceMemory', momentum=MU),
+            loss_intra=SOFT,
+            loss_cross=dict(SOFT, loss_weight=0.5),
+            loss_instance=dict(
+                type='InstanceDiscriminationLoss', temperature=TAU),
+            progressive=dict(ramp_epochs=4)), **cfg)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    # eval: the BN-neck uses its running statistics (mean 0, var 1), so the
+    # query is simply normalize(x)
+    head.eval()
+    return head
+
+
+def features():
+    g = torch.Generator().manual_seed(0)
+    return F.normalize(torch.randn(8, D, generator=g), dim=1)
+
+
+def batch():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(len(BATCH), D, generator=g, requires_grad=True)
+    samples = [
+        DataSample(metainfo=dict(
+            sample_idx=idx, modality=modality, pseudo_label=label))
+        for idx, modality, label in BATCH
+    ]
+    return x, samples
+
+
+def ce(logits, labels):
+    """Cross-entropy written out: mean of logsumexp - positive logit."""
+    return (torch.logsumexp(logits, 1) -
+            logits.gather(1, labels[:, None])[:, 0]).mean()
+
+
+def momentum_loop(bank, queries, keys):
+    bank = bank.clone()
+    for q, k in zip(queries, keys.tolist()):
+        if k >= 0:
+            bank[k] = F.normalize(MU * bank[k] + (1 - MU) * q, dim=0)
+    return bank
+
+
+def test_losses_equal_the_standalone_losses_and_memories_update():
+    feats = features()
+    head = make_head()
+    head.reset_memories(feats, LABELS, MODALITIES, PAIRS)
+    c_rgb = F.normalize(torch.stack([feats[0] + feats[1], feats[2],
+                                     feats[3]]), dim=1)
+    c_ir = F.normalize(torch.stack([feats[4], feats[5] + feats[6]]), dim=1)
+    torch.testing.assert_close(head.cluster_memories[RGB].features, c_rgb)
+    torch.testing.assert_close(head.cluster_memories[IR].features, c_ir)
+    assert head.rgb_to_ir.tolist() == [-1, 0, 1]
+    assert head.ir_to_rgb.tolist() == [1, 2]
+
+    head.set_epoch(1)  # lambda = 1 / 4
+    x, samples = batch()
+    losses = head.loss((x, ), samples)
+    q = F.normalize(x, dim=1).detach()
+    idx = torch.tensor([b[0] for b in BATCH])
+    labels = torch.tensor([b[2] for b in BATCH])
+
+    # instance discrimination against every slot
+    expected_ins = ce(q @ feats.t() / TAU, idx)
+    # soft prototypes: every member of each cluster (n = 2 >= sizes)
+    zero = torch.zeros(D)
+    protos_rgb = torch.stack([
+        feats[[0, 1]],
+        torch.stack([feats[2], zero]),
+        torch.stack([feats[3], zero])
+    ])
+    protos_ir = torch.stack([torch.stack([feats[4], zero]), feats[[5, 6]]])
+    mask_rgb = torch.tensor([[True, True], [True, False], [True, False]])
+    mask_ir = torch.tensor([[True, False], [True, True]])
+    sp = SoftPrototypeContrastLoss(
+        num_soft_prototypes=2, alpha=0.5, temperature=TAU,
+        weight_temperature=0.1)
+    expected_intra = sp(q[:3], labels[:3], c_rgb, protos_rgb, mask_rgb) + \
+        sp(q[3:], labels[3:], c_ir, protos_ir, mask_ir)
+    # cross: RGB 0 unmatched, RGB 1 -> IR 0, RGB 2 -> IR 1; IR 0 -> RGB 1,
+    # IR 1 -> RGB 2
+    expected_cross = 0.5 * (
+        sp(q[1:3], torch.tensor([0, 1]), c_ir, protos_ir, mask_ir) +
+        sp(q[3:5], torch.tensor([1, 2]), c_rgb, protos_rgb, mask_rgb))
+
+    assert set(losses) == {
+        'loss_instance', 'loss_intra', 'loss_cross', 'lambda'
+    }
+    assert float(losses['lambda']) == 0.25
+    torch.testing.assert_close(losses['loss_instance'], 0.75 * expected_ins)
+    torch.testing.assert_close(losses['loss_intra'], 0.25 * expected_intra)
+    torch.testing.assert_close(losses['loss_cross'], 0.25 * expected_cross)
+
+    # memories moved after the step, with the batch, in batch order
+    torch.testing.assert_close(
+        head.cluster_memories[RGB].features,
+        momentum_loop(c_rgb, q[:3], labels[:3]))
+    torch.testing.assert_close(
+        head.cluster_memories[IR].features,
+        momentum_loop(c_ir, q[3:], labels[3:]))
+    torch.testing.assert_close(head.instance_memory.features,
+                               momentum_loop(feats, q, idx))
+    # ... after the losses saved the old memories for backward
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_cluster_contrast_baseline():
+    feats = features()
+    head = make_head(
+        instance_memory=None,
+        loss_intra=dict(type='ClusterContrastLoss'),
+        loss_cross=dict(type='ClusterContrastLoss', loss_weight=0.5),
+        loss_instance=None,
+        progressive=None)
+    assert head.instance_memory is None
+    head.reset_memories(feats, LABELS, MODALITIES, PAIRS)
+    c_rgb = head.cluster_memories[RGB].features.clone()
+    c_ir = head.cluster_memories[IR].features.clone()
+    x, samples = batch()
+    losses = head.loss((x, ), samples)
+    q = F.normalize(x, dim=1).detach()
+    assert set(losses) == {'loss_intra', 'loss_cross'}
+    expected_intra = ce(q[:3] @ c_rgb.t() / TAU, torch.tensor([0, 1, 2])) + \
+        ce(q[3:5] @ c_ir.t() / TAU, torch.tensor([0, 1]))
+    expected_cross = 0.5 * (
+        ce(q[1:3] @ c_ir.t() / TAU, torch.tensor([0, 1])) +
+        ce(q[3:5] @ c_rgb.t() / TAU, torch.tensor([1, 2])))
+    torch.testing.assert_close(losses['loss_intra'], expected_intra)
+    torch.testing.assert_close(losses['loss_cross'], expected_cross)
+
+
+def test_a_modality_without_clusters_trains_on_what_it_has():
+    feats = features()
+    head = make_head()
+    head.set_epoch(10)  # lambda = 1: only cluster losses
+    ir_outliers = torch.where(MODALITIES == IR, -1, LABELS)
+    head.reset_memories(feats, ir_outliers, MODALITIES,
+                        torch.zeros(0, 2, dtype=torch.long))
+    assert head.num_clusters(RGB) == 3 and head.num_clusters(IR) == 0
+    assert head.rgb_to_ir.tolist() == [-1] * 3 and len(head.ir_to_rgb) == 0
+    x, samples = batch()
+    for sample in samples[3:]:
+        sample.set_metainfo(dict(pseudo_label=-1))
+    losses = head.loss((x, ), samples)
+    assert losses['loss_cross'].item() == 0  # nothing is associated
+    assert losses['loss_intra'].item() > 0  # the RGB term
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    assert torch.isfinite(x.grad).all()
+    assert head.cluster_memories[IR].features.shape == (0, D)
+
+    # no cluster at all: the instance loss alone trains
+    head.reset_memories(feats, torch.full((8, ), -1), MODALITIES,
+                        torch.zeros(0, 2, dtype=torch.long))
+    head.set_epoch(2)
+    for sample in samples:
+        sample.set_metainfo(dict(pseudo_label=-1))
+    losses = head.loss((x, ), samples)
+    assert losses['loss_intra'].item() == losses['loss_cross'].item() == 0
+    assert losses['loss_instance'].item() > 0
+
+
+def test_state_dict_round_trip_resizes_the_buffers():
+    head = make_head()
+    head.reset_memories(features(), LABELS, MODALITIES, PAIRS)
+    fresh = make_head()
+    assert len(fresh.instance_memory) == 0
+    fresh.load_state_dict(head.state_dict(), strict=True)
+    for key, value in head.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
+    assert fresh.num_clusters(IR) == 2 and len(fresh.instance_memory) == 8
+
+
+def test_progressive_weight_follows_the_epoch():
+    head = make_head(progressive=dict(ramp_epochs=4, mode='cosine'))
+    assert head.progress_weight == 0
+    head.set_epoch(2)
+    assert head.progress_weight == pytest.approx(0.5)
+    head.set_epoch(1)
+    assert head.progress_weight == pytest.approx((1 - math.cos(math.pi / 4))
+                                                 / 2)
+    assert make_head(progressive=None).progress_weight is None
+
+
+def test_predict_is_the_bnneck_feature():
+    head = make_head()
+    x = torch.randn(3, D)
+    torch.testing.assert_close(head.predict((x, )), x / math.sqrt(1 + 1e-5))
+    pooled = make_head(test_feature='pool').predict((x, ))
+    torch.testing.assert_close(pooled, x)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match='progressive.*needs both'):
+        make_head(loss_instance=None)
+    with pytest.raises(ValueError, match='every loss is None'):
+        make_head(
+            loss_intra=None,
+            loss_cross=None,
+            loss_instance=None,
+            progressive=None)
+    with pytest.raises(TypeError, match='loss_intra must be one of'):
+        make_head(loss_intra=dict(type='TripletLoss'))
+    head = make_head()
+    head.reset_memories(features(), LABELS, MODALITIES, PAIRS)
+    x, samples = batch()
+    del samples[0].pseudo_label
+    with pytest.raises(KeyError, match="need 'pseudo_label'.*ClusteringHook"):
+        head.loss((x, ), samples)
+    with pytest.raises(ValueError, match=r'features \(N, 4\)'):
+        head.reset_memories(
+            torch.zeros(8, 3), LABELS, MODALITIES, PAIRS)
+    assert isinstance(head, SPCLHead)
