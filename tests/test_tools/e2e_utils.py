@@ -1,4 +1,5 @@
 """Helpers of the end-to-end tests: a tiny config and tool runner."""
+import os
 import os.path as osp
 import socket
 import subprocess
@@ -68,8 +69,17 @@ def run_tool(args, nproc=1, timeout=600):
             sys.executable, '-m', 'torch.distributed.run',
             f'--nproc_per_node={nproc}', f'--master_port={free_port()}'
         ] + args + ['--launcher', 'pytorch']
+    # as tools/dist_train.sh: the repository is importable without install
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (REPO, env.get('PYTHONPATH')) if p)
     proc = subprocess.run(
-        cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        cmd,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     if proc.returncode != 0:
         raise AssertionError(f'{" ".join(cmd)} failed:\n{proc.stdout[-4000:]}'
                              f'\n{proc.stderr[-6000:]}')
