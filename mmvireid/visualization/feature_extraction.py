@@ -98,10 +98,18 @@ def check_checkpoint(model: torch.nn.Module,
         if key not in state_dict and not key.endswith('num_batches_tracked')
     ]
     unexpected = [key for key in state_dict if key not in expected]
+    # memory banks sized by the clustering (RESIZABLE_BUFFERS) take the
+    # checkpoint's size when loaded
+    resizable = {
+        f'{name}.{buffer}' if name else buffer
+        for name, module in model.named_modules()
+        for buffer in getattr(module, 'RESIZABLE_BUFFERS', ())
+    }
     mismatched = [
         f'{key}: checkpoint {tuple(state_dict[key].shape)} vs model '
         f'{tuple(value.shape)}' for key, value in expected.items()
         if key in state_dict and state_dict[key].shape != value.shape
+        and key not in resizable
     ]
     kinds = (('missing weights', missing), ('unexpected weights', unexpected),
              ('shape mismatches', mismatched))

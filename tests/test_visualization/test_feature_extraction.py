@@ -82,3 +82,20 @@ def test_evaluator_protocol():
     assert evaluator_protocol(cfg) == dict(protocol=None,
                                            settings=None,
                                            num_trials=None)
+
+
+def test_memory_banks_may_differ_in_length_other_weights_may_not():
+    import pytest as _pytest
+    import torch
+    from torch import nn
+
+    from mmvireid.models.memories import ClusterMemory
+    from mmvireid.visualization.feature_extraction import check_checkpoint
+
+    model = nn.ModuleDict(dict(memory=ClusterMemory(4), fc=nn.Linear(4, 2)))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state['memory.features'] = torch.randn(3, 4)  # 3 clusters were saved
+    check_checkpoint(model, state, 'ckpt.pth')
+    state['fc.weight'] = torch.randn(3, 4)
+    with _pytest.raises(ValueError, match='shape mismatches'):
+        check_checkpoint(model, state, 'ckpt.pth')

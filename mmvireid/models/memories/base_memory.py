@@ -68,6 +68,9 @@ class BaseMemory(nn.Module):
             Defaults to 0.05.
     """
 
+    #: Buffers whose length changes with the clustering (resized on load).
+    RESIZABLE_BUFFERS = ('features', )
+
     def __init__(self,
                  feat_dim: int,
                  momentum: float = 0.1,
@@ -102,7 +105,7 @@ class BaseMemory(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Resize the bank to the saved one before loading it."""
-        resize_buffers(self, state_dict, prefix, ('features', ))
+        resize_buffers(self, state_dict, prefix, self.RESIZABLE_BUFFERS)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def logits(self, feats: torch.Tensor) -> torch.Tensor:
