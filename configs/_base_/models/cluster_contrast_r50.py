@@ -6,25 +6,11 @@
 # and IR clusters, with the other modality's memory (weight lambda_cm = 0.5,
 # ours). No instance memory, no schedule. Pseudo-labels come from
 # ClusteringHook (custom_hooks of the method configs).
+_base_ = ['./agw_r50.py']
+
 model = dict(
-    type='VIReID',
-    data_preprocessor=dict(
-        type='mmpretrain.ClsDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
-    backbone=dict(
-        type='TwoStreamResNet',
-        num_specific_stages=0,
-        backbone=dict(
-            type='ResNet',
-            depth=50,
-            strides=(1, 2, 2, 1),
-            out_indices=(3, ),
-            init_cfg=dict(
-                type='Pretrained', checkpoint='torchvision://resnet50'))),
-    neck=dict(type='GeneralizedMeanPooling', p=3.0, p_trainable=False),
     head=dict(
+        _delete_=True,
         type='SPCLHead',
         in_channels=2048,
         cluster_memory=dict(
@@ -33,5 +19,4 @@ model = dict(
         loss_intra=dict(type='ClusterContrastLoss', loss_weight=1.0),
         loss_cross=dict(type='ClusterContrastLoss', loss_weight=0.5),
         loss_instance=None,
-        progressive=None),
-    flip_test=True)
+        progressive=None))

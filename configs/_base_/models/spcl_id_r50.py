@@ -15,25 +15,11 @@
 #   (ProgressiveScheduleHook hands the epoch to the head).
 # Pseudo-labels come from ClusteringHook (custom_hooks of the method
 # configs).
+_base_ = ['./agw_r50.py']
+
 model = dict(
-    type='VIReID',
-    data_preprocessor=dict(
-        type='mmpretrain.ClsDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
-    backbone=dict(
-        type='TwoStreamResNet',
-        num_specific_stages=0,
-        backbone=dict(
-            type='ResNet',
-            depth=50,
-            strides=(1, 2, 2, 1),
-            out_indices=(3, ),
-            init_cfg=dict(
-                type='Pretrained', checkpoint='torchvision://resnet50'))),
-    neck=dict(type='GeneralizedMeanPooling', p=3.0, p_trainable=False),
     head=dict(
+        _delete_=True,
         type='SPCLHead',
         in_channels=2048,
         cluster_memory=dict(
@@ -61,5 +47,4 @@ model = dict(
             temperature=0.05,
             num_negatives=8192,
             loss_weight=1.0),
-        progressive=dict(ramp_epochs=20, mode='linear')),
-    flip_test=True)
+        progressive=dict(ramp_epochs=20, mode='linear')))
