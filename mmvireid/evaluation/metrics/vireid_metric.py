@@ -12,6 +12,7 @@ from mmvireid.datasets.base_vireid_dataset import IR, MODALITY_NAMES, RGB
 from mmvireid.registry import METRICS
 from ..functional.eval_vireid import PROTOCOLS, eval_vireid
 from ..functional.gallery_trials import GALLERY_MODES, draw_gallery
+from ..functional.ranked_list import setting_indices
 
 #: Reported scores: (name, index in the CMC curve or the eval_vireid key).
 _SCORES = (('R1', 0), ('R5', 4), ('R10', 9), ('R20', 19), ('mAP', 'mAP'),
@@ -259,19 +260,15 @@ class VIReIDMetric(BaseMetric):
                           fields: Dict[str, np.ndarray]) -> np.ndarray:
         """Scores of every trial of one setting, shape (num_trials, 6)."""
         name = setting['name']
-        query = fields['is_query'].astype(bool) & (
-            fields['modality'] == setting['query_modality'])
-        candidate = fields['is_gallery'].astype(bool) & (
-            fields['modality'] == setting['gallery_modality'])
-        if setting['gallery_cams'] is not None:
-            candidate &= np.isin(fields['camid'], setting['gallery_cams'])
-        if not query.any() or not candidate.any():
+        q_index, c_index = setting_indices(setting, fields['is_query'],
+                                           fields['is_gallery'],
+                                           fields['modality'], fields['camid'])
+        if not len(q_index) or not len(c_index):
             raise ValueError(
-                f'VIReIDMetric: setting {name!r} found {query.sum()} queries '
-                f'and {candidate.sum()} gallery candidates in '
-                f'{len(query)} test samples; check is_query / is_gallery / '
-                'modality / camid of the test set')
-        q_index, c_index = np.flatnonzero(query), np.flatnonzero(candidate)
+                f'VIReIDMetric: setting {name!r} found {len(q_index)} queries '
+                f'and {len(c_index)} gallery candidates in '
+                f'{len(fields["modality"])} test samples; check is_query / '
+                'is_gallery / modality / camid of the test set')
         # One product per setting; every trial takes a subset of its columns.
         distmat = (1 - features[q_index] @ features[c_index].T).numpy()
         q_pids, c_pids = fields['pid'][q_index], fields['pid'][c_index]
