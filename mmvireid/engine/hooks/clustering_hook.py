@@ -1,11 +1,13 @@
 """Pseudo-labels for unsupervised VI-ReID, recomputed before epochs."""
 import copy
+import os.path as osp
 import time
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine import dist
+from mmengine.fileio import dump
 from mmengine.dataset import Compose
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -19,6 +21,7 @@ from mmvireid.datasets.base_vireid_dataset import (IR, MODALITY_NAMES, RGB,
                                                    BaseVIReIDDataset)
 from mmvireid.models.memories import BaseMemory, all_gather_batch
 from mmvireid.registry import HOOKS
+from mmvireid.visualization.clustering_plot import plot_clustering_history
 
 
 @HOOKS.register_module()
@@ -51,8 +54,14 @@ class ClusteringHook(Hook):
        current iteration, to the visualizer's backends. A modality in which
        no cluster forms logs a warning; training goes on with what it has.
 
-    Resume: the labels and pairs are saved in the checkpoint
-    (``checkpoint['clustering']``, tensors only) and restored at
+    After training, rank 0 plots the statistics of every clustering
+    against the epoch (:func:`plot_clustering_history`) to
+    ``<log_dir>/clustering_stats.png`` and writes them to
+    ``<log_dir>/clustering_stats.json``.
+
+    Resume: the labels, the pairs and the statistics history are saved in
+    the checkpoint (``checkpoint['clustering']``: tensors, and plain
+    numbers for the history) and restored at
     ``before_train``; the memories are buffers of the model and come back
     with its state dict. A resumed run thus continues with the labels and
     memories an uninterrupted run would have, whether or not its first
@@ -111,6 +120,8 @@ class ClusteringHook(Hook):
         self._loader = None
         self._modalities: Optional[np.ndarray] = None
         self._pids: Optional[np.ndarray] = None
+        #: Statistics of every clustering so far (rank 0), with ``epoch``.
+        self.history: List[Dict[str, float]] = []
 
     # ------------------------------------------------------------ hooks --
     def before_train(self, runner: Runner) -> None:
@@ -181,13 +192,26 @@ class ClusteringHook(Hook):
         if self.labels is not None:
             checkpoint['clustering'] = dict(
                 pseudo_labels=torch.from_numpy(self.labels),
-                pairs=torch.from_numpy(self.pairs))
+                pairs=torch.from_numpy(self.pairs),
+                history=self.history)
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         state = checkpoint.get('clustering')
         if state is not None:
             self.labels = state['pseudo_labels'].cpu().numpy()
             self.pairs = state['pairs'].cpu().numpy()
+            self.history = list(state.get('history', []))
+
+    def after_run(self, runner: Runner) -> None:
+        """Plot and dump the statistics of every clustering (rank 0)."""
+        if dist.get_rank() != 0 or not self.history:
+            return
+        png = osp.join(runner.log_dir, 'clustering_stats.png')
+        plot_clustering_history(
+            self.history, png, title=f'{runner.experiment_name}: clustering')
+        dump(self.history, osp.join(runner.log_dir, 'clustering_stats.json'),
+             indent=1)
+        runner.logger.info(f'ClusteringHook: statistics plotted to {png}')
 
     # ---------------------------------------------------------- helpers --
     @staticmethod
@@ -275,6 +299,12 @@ class ClusteringHook(Hook):
                     'this persists, raise eps or lower min_samples.')
         if self._pids is not None:
             stats.update(self._ari(self._pids, self._modalities))
+        # plain Python numbers: the history goes into checkpoints, which are
+        # loaded with weights_only=True
+        self.history.append(
+            dict(epoch=runner.epoch,
+                 **{key: value.item() if isinstance(value, np.generic) else
+                    value for key, value in stats.items()}))
         runner.logger.info(
             f'ClusteringHook: epoch {runner.epoch}: ' +
             ', '.join(f'{key} {value:.4f}' if isinstance(value, float) else

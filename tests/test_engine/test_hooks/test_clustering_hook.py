@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from PIL import Image
 from sklearn.metrics import adjusted_rand_score
 
 from mmvireid.clustering import pseudo_labels
@@ -146,6 +147,18 @@ def test_relabels_restarts_the_loader_and_rebuilds_memories(
     assert logged[1]['clustering/num_clusters_ir'] == int(
         labels[modalities == IR].max()) + 1
 
+    # after training: the history of both clusterings, as logged, in
+    # <log_dir>/clustering_stats.json, and its plot
+    with open(osp.join(runner.log_dir, 'clustering_stats.json')) as f:
+        history = json.load(f)
+    assert [record['epoch'] for record in history] == [0, 1]
+    for record, scalars in zip(history, logged):
+        assert {f'clustering/{k}': v
+                for k, v in record.items() if k != 'epoch'} == {
+                    k: v for k, v in scalars.items() if k != 'step'}
+    with Image.open(osp.join(runner.log_dir, 'clustering_stats.png')) as img:
+        assert img.format == 'PNG'
+
 
 def test_ari_of_hand_made_labels():
     hook = ClusteringHook(pipeline=[])
@@ -185,8 +198,10 @@ def test_no_cluster_warns_and_training_goes_on(unsup_cfg):
     spy = Spy()
     runner = train(cfg, spy)
     text = log_text(runner)
-    assert 'no rgb cluster (all 30 rgb images are outliers)' in text
-    assert 'no ir cluster (all 20 ir images are outliers)' in text
+    num_rgb, num_ir = (int((runner.train_dataloader.dataset.modalities ==
+                            modality).sum()) for modality in (RGB, IR))
+    assert f'no rgb cluster (all {num_rgb} rgb images are outliers)' in text
+    assert f'no ir cluster (all {num_ir} ir images are outliers)' in text
     assert 'Epoch(train) [1][2/2]' in text
     head = runner.model.head
     assert head.num_clusters(RGB) == head.num_clusters(IR) == 0
@@ -215,6 +230,12 @@ def test_resume_continues_as_an_uninterrupted_run(unsup_cfg):
     cfg.load_from = osp.join(first.work_dir, 'epoch_1.pth')
     runner = train(cfg, resumed)
     assert 'pseudo-labels restored from the checkpoint' in log_text(runner)
+    # the statistics history came back too: the resumed run's plot covers
+    # the clustering of epoch 0, done before the interruption
+    assert clustering_hook(runner).history == clustering_hook(
+        first).history
+    assert [r['epoch'] for r in clustering_hook(runner).history] == [0]
+    assert osp.exists(osp.join(runner.log_dir, 'clustering_stats.png'))
 
     expected, got = whole.states[1], resumed.states[0]
     assert got['epoch'] == expected['epoch'] == 1
