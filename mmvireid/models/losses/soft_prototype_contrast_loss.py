@@ -83,6 +83,8 @@ def associated_labels(labels: torch.Tensor,
         raise ValueError(
             f'associated_labels: mapping has {mapping.numel()} clusters but '
             f'labels reach {int(labels.max())}')
+    if not mapping.numel():  # no cluster in this modality: all outliers
+        return torch.full_like(labels, -1)
     mapped = mapping.to(labels.device)[labels.clamp(min=0)]
     return torch.where(labels >= 0, mapped, torch.full_like(labels, -1))
 

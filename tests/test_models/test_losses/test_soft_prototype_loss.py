@@ -209,6 +209,10 @@ def test_cross_modal_term_through_associated_labels():
     assert loss.item() == pytest.approx(sum(expected) / 2, rel=1e-5)
     with pytest.raises(ValueError, match='mapping has 3 clusters'):
         associated_labels(torch.tensor([3]), mapping)
+    # a modality without clusters: every label is an outlier, no mapping
+    assert associated_labels(torch.tensor([-1, -1]),
+                             torch.zeros(0, dtype=torch.long)).tolist() == [
+                                 -1, -1]
 
 
 def test_bad_input_raises():
