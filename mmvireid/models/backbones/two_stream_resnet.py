@@ -57,6 +57,9 @@ class TwoStreamResNet(BaseModule):
         num_specific_stages (int): Residual stages that exist per modality
             besides the stem: 0 = stem only (AGW), 2 = stem + layer1 + layer2
             (MCLNet). Defaults to 0.
+        identical_streams (bool): Without a ``Pretrained`` checkpoint,
+            start the IR stream as a copy of the randomly initialised RGB
+            stream (a checkpoint always loads into both). Defaults to True.
         init_cfg (dict, optional): Initialisation of the wrapper itself.
 
     Shapes:
@@ -80,8 +83,10 @@ class TwoStreamResNet(BaseModule):
     def __init__(self,
                  backbone: dict,
                  num_specific_stages: int = 0,
+                 identical_streams: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.identical_streams = identical_streams
         backbone = copy.deepcopy(backbone)
         self.pretrained = backbone.pop('init_cfg', None)
         if self.pretrained is not None and \
@@ -114,6 +119,14 @@ class TwoStreamResNet(BaseModule):
         super().init_weights()
         if self.pretrained is not None:
             self._load_pretrained()
+        elif self.identical_streams:
+            # Without a checkpoint the streams would start as two unrelated
+            # random functions, so an RGB and an IR image of the same person
+            # would land in unrelated places (cross-modality retrieval of
+            # the untrained model at chance, nothing for clustering-based
+            # association to start from). Start them as a pretrained init
+            # does: from the same weights.
+            self.streams[1].load_state_dict(self.streams[0].state_dict())
 
     def _load_pretrained(self):
         logger = MMLogger.get_current_instance()

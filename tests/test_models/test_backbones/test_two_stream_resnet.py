@@ -46,6 +46,36 @@ def test_each_sample_goes_through_its_own_stream(num_specific_stages):
             torch.testing.assert_close(out[i:i + 1], h)
 
 
+@pytest.mark.parametrize('num_specific_stages', [0, 2])
+def test_streams_start_identical_without_a_checkpoint(num_specific_stages):
+    torch.manual_seed(0)
+    net = build(num_specific_stages)
+    net.init_weights()
+    rgb, ir = net.streams[0].state_dict(), net.streams[1].state_dict()
+    assert set(rgb) == set(ir) and len(rgb) > 0
+    assert all(torch.equal(rgb[k], ir[k]) for k in rgb)
+    # so an RGB and an IR copy of one image get the same feature
+    x = torch.randn(1, 3, 64, 32).repeat(2, 1, 1, 1)
+    net.eval()
+    with torch.no_grad():
+        out = net(x, torch.tensor([0, 1]))[-1]
+    torch.testing.assert_close(out[0], out[1])
+    # and they are still two modules that train apart
+    net.streams[1].conv1.weight.data.add_(1.0)
+    assert not torch.equal(net.streams[0].conv1.weight,
+                           net.streams[1].conv1.weight)
+
+    torch.manual_seed(0)
+    independent = MODELS.build(
+        dict(type='TwoStreamResNet',
+             num_specific_stages=num_specific_stages,
+             identical_streams=False,
+             backbone=dict(type='ResNet', depth=18, strides=(1, 2, 2, 1))))
+    independent.init_weights()
+    assert not torch.equal(independent.streams[0].conv1.weight,
+                           independent.streams[1].conv1.weight)
+
+
 def test_streams_are_distinct_modules():
     net = build(0)
     net.init_weights()
