@@ -5,14 +5,16 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-#: Curves of the left panel (counts) and the right panel (ARI), with labels.
-COUNT_CURVES = (('num_clusters_rgb', 'RGB clusters'),
-                ('num_clusters_ir', 'IR clusters'),
-                ('matched_pairs', 'matched pairs'),
-                ('outliers_rgb', 'RGB outliers'),
-                ('outliers_ir', 'IR outliers'))
-ARI_CURVES = (('ari', 'joint (IR via association)'), ('ari_rgb', 'RGB'),
-              ('ari_ir', 'IR'))
+#: Curves of the left panel (counts) and the right panel (ARI): key, label
+#: and style. One colour per modality in both panels (RGB blue, IR orange,
+#: both green); outliers dashed.
+COUNT_CURVES = (('num_clusters_rgb', 'RGB clusters', 'C0', '-'),
+                ('num_clusters_ir', 'IR clusters', 'C1', '-'),
+                ('matched_pairs', 'matched pairs', 'C2', ':'),
+                ('outliers_rgb', 'RGB outliers', 'C0', '--'),
+                ('outliers_ir', 'IR outliers', 'C1', '--'))
+ARI_CURVES = (('ari', 'joint (IR via association)', 'C2', '-'),
+              ('ari_rgb', 'RGB', 'C0', '-'), ('ari_ir', 'IR', 'C1', '-'))
 
 
 def plot_clustering_history(history: Sequence[Dict[str, float]],
@@ -65,8 +67,8 @@ def clustering_figure(history: Sequence[Dict[str, float]],
     if missing:
         raise ValueError('plot_clustering_history: records '
                          f'{missing} have no "epoch"')
-    has_ari = any(key in record for record in history
-                  for key, _ in ARI_CURVES)
+    has_ari = any(curve[0] in record for record in history
+                  for curve in ARI_CURVES)
     fig = Figure(figsize=(10 if has_ari else 5.5, 4))
     FigureCanvasAgg(fig)
     panels = [(fig.add_subplot(1, 1 + has_ari, 1), COUNT_CURVES, 'images / '
@@ -75,10 +77,11 @@ def clustering_figure(history: Sequence[Dict[str, float]],
         panels.append((fig.add_subplot(1, 2, 2), ARI_CURVES,
                        'adjusted Rand index vs true ids'))
     for ax, curves, ylabel in panels:
-        for key, label in curves:
+        for key, label, color, linestyle in curves:
             epochs, values = _curve(history, key)
             if len(epochs):
-                ax.plot(epochs, values, marker='o', markersize=3, label=label)
+                ax.plot(epochs, values, color=color, linestyle=linestyle,
+                        marker='o', markersize=3, label=label)
         ax.set_xlabel('epoch')
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
