@@ -10,8 +10,9 @@ widths), sleeve length, trousers / shorts / skirt, hair length, a bag on a
 fixed side and a garment texture (stripes of some orientation and frequency,
 checks, dots or plain) on the top and the bottom. Visible images paint the
 garments with a colour scheme drawn from a small palette shared by many ids;
-infrared images paint a per-identity intensity for each garment material
-(independent of its RGB hue; skin is hot), as grey replicated to 3 channels.
+infrared images paint each garment with the luminance of its visible colour
+(skin is hot), as grey replicated to 3 channels: the hue is lost, the grey
+structure is shared.
 Every image varies the pose (position, scale, lean, leg spread, arm swing),
 the background (gradient, smooth noise, clutter) and the per-camera
 illumination (colour cast and gain, IR offset, noise and blur).
@@ -54,6 +55,8 @@ HAIR_COLOURS = np.array([[0.08, 0.06, 0.05], [0.35, 0.22, 0.12],
 NUM_COLOUR_SCHEMES = 6
 TOP_TEXTURES = ('plain', 'hstripes', 'vstripes', 'diagonal', 'checks', 'dots')
 BOTTOM_TEXTURES = ('plain', 'plain', 'hstripes', 'vstripes', 'checks')
+#: ITU-R BT.601 luma weights.
+LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 # Codes of the part map; a look-up table per modality turns it into pixels.
 BG, SKIN, HAIR, TOP_A, TOP_B, BOTTOM_A, BOTTOM_B, SHOE, BAG = range(9)
@@ -116,12 +119,6 @@ def _upsampler(img_size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
             linear(img_size[1], 4).astype(np.float32))
 
 
-def _contrast_pair(rng: np.random.Generator) -> Tuple[float, float]:
-    """Two IR intensities at least 0.25 apart (a visible texture)."""
-    low = rng.uniform(0.1, 0.55)
-    return low, low + rng.uniform(0.25, 0.4)
-
-
 def _draw_texture(rng: np.random.Generator,
                   kinds: Sequence[str]) -> Tuple[str, float, float, float]:
     """Texture kind, frequency (cycles per person height), diagonal
@@ -135,11 +132,6 @@ def _draw_person(rng: np.random.Generator,
     """Draw an identity; ``schemes`` (S, 5) holds palette indices of the
     shared RGB colour schemes (top A / B, bottom A / B, bag)."""
     scheme = PALETTE[schemes[rng.integers(len(schemes))]]
-    top_ir, bottom_ir = _contrast_pair(rng), _contrast_pair(rng)
-    if rng.random() < 0.5:
-        top_ir = top_ir[::-1]
-    if rng.random() < 0.5:
-        bottom_ir = bottom_ir[::-1]
     skin_ir = rng.uniform(0.85, 0.97)
     # SHOE is dark in both modalities; the bag takes the scheme's last colour.
     rgb_lut = np.stack([
@@ -147,10 +139,11 @@ def _draw_person(rng: np.random.Generator,
         HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))], scheme[0], scheme[1],
         scheme[2], scheme[3], PALETTE[0] * 0.8, scheme[4]
     ])
-    ir_lut = np.array([
-        0., skin_ir, rng.uniform(0.25, 0.45), top_ir[0], top_ir[1],
-        bottom_ir[0], bottom_ir[1], 0.3, rng.uniform(0.1, 0.7)
-    ])
+    # Near-IR reflectance of a garment is taken to follow its visible
+    # luminance (dark dyes stay dark): an IR image shows the grey structure
+    # of the visible one, not its hues. Skin is hot, hair mid-grey.
+    ir_lut = np.concatenate([[0., skin_ir, rng.uniform(0.25, 0.45)],
+                             rgb_lut[TOP_A:] @ LUMINANCE])
     return _Person(
         head=rng.uniform(0.11, 0.15),
         torso=rng.uniform(0.26, 0.36),
@@ -491,8 +484,8 @@ def make_synthetic_vireid(out_dir: str,
                           layout: str,
                           seed: int = 0,
                           num_train_ids: int = 32,
-                          num_test_ids: int = 16,
-                          num_imgs_per_cam: int = 3,
+                          num_test_ids: int = 32,
+                          num_imgs_per_cam: int = 8,
                           img_size: Tuple[int, int] = (128, 64),
                           overwrite: bool = False) -> str:
     """Write a small synthetic VI-ReID dataset in an official layout.
@@ -521,9 +514,10 @@ def make_synthetic_vireid(out_dir: str,
         layout (str): ``'sysu'``, ``'regdb'`` or ``'llcm'``.
         seed (int): Seed of the numpy Generator. Defaults to 0.
         num_train_ids (int): Number of training ids. Defaults to 32.
-        num_test_ids (int): Number of test ids. Defaults to 16.
+        num_test_ids (int): Number of test ids. Defaults to 32.
         num_imgs_per_cam (int): Images per id per camera (SYSU, LLCM).
-            Defaults to 3.
+            Defaults to 8 (about 24 visible and 12 IR training images per
+            id with the SYSU layout).
         img_size (tuple[int, int]): Image size (H, W). Defaults to (128, 64).
         overwrite (bool): Replace an existing, non-empty root. Defaults to
             False.

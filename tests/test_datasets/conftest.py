@@ -6,7 +6,7 @@ from mmvireid.datasets.synthetic import make_synthetic_vireid
 
 @pytest.fixture(scope='session')
 def sysu_root(tmp_path_factory):
-    """The default SYSU-MM01-layout tree (32 train ids, 16 test ids)."""
+    """The default SYSU-MM01-layout tree (32 train ids, 32 test ids)."""
     return make_synthetic_vireid(
         str(tmp_path_factory.mktemp('synthetic')), 'sysu', seed=0)
 

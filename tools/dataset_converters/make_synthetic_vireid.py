@@ -31,13 +31,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--num-train-ids', type=int, default=32, help='training ids')
     parser.add_argument(
-        '--num-test-ids', type=int, default=16, help='test ids')
+        '--num-test-ids', type=int, default=32, help='test ids (default: 32)')
     parser.add_argument(
         '--num-imgs-per-cam',
         type=int,
-        default=3,
+        default=8,
         help='images per id per camera (SYSU-MM01, LLCM; RegDB has 10 per '
-        'id per modality)')
+        'id per modality; default: 8)')
     parser.add_argument(
         '--img-size',
         type=int,
