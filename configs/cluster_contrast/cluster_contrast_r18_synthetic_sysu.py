@@ -13,13 +13,4 @@ model = dict(
         progressive=None))
 
 # no ProgressiveScheduleHook: the baseline has no schedule
-custom_hooks = [
-    dict(
-        type='ClusteringHook',
-        pipeline={{_base_.test_pipeline}},
-        k1=15,
-        k2=6,
-        eps=0.3,
-        min_samples=3,
-        dataloader=dict(batch_size=64, num_workers=1)),
-]
+custom_hooks = [{{_base_.clustering_hook}}]

@@ -13,7 +13,8 @@ train_dataloader = dict(
         type='PseudoLabelSampler',
         num_pids=num_pids,
         num_instances=num_instances,
-        iters_per_epoch=100))
+        iters_per_epoch=100),
+    dataset=dict(pipeline={{_base_.channel_aug_train_pipeline}}))
 
 custom_hooks = [
     dict(

@@ -12,6 +12,21 @@ train_pipeline = [
     dict(type='ChannelRandomErasing', erase_prob=0.5),
     dict(type='PackVIReIDInputs'),
 ]
+# The same with the modality tricks of methods.md section 2 (CAJ / ADCA /
+# PGM): a visible image is often replaced by one of its colour channels or
+# its gray version, an IR one by one of its channels. The unsupervised
+# configs train with it (train_dataloader.dataset.pipeline).
+channel_aug_train_pipeline = [
+    dict(type='LoadVIReIDImage'),
+    dict(type='Resize', scale=(img_w, img_h), keep_ratio=False),
+    dict(type='RandomCrop', crop_size=(img_h, img_w), padding=10),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='ChannelExchange', gray=3, prob=0.5),
+    dict(type='ModalityRandomGrayscale', prob=0.5),
+    dict(type='ChannelAdapGray', gray_prob=0.5),
+    dict(type='ChannelRandomErasing', erase_prob=0.5),
+    dict(type='PackVIReIDInputs'),
+]
 test_pipeline = [
     dict(type='LoadVIReIDImage'),
     dict(type='Resize', scale=(img_w, img_h), keep_ratio=False),
