@@ -1,7 +1,7 @@
 """Common base of the visible-infrared ReID datasets."""
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -127,6 +127,31 @@ class BaseVIReIDDataset(BaseDataset):
                 + (f' with minimum {labels.min()}' if labels.size
                    and np.issubdtype(labels.dtype, np.number) else ''))
         self._pseudo_labels = labels.astype(np.int64)
+
+    def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
+        """MMEngine's in-place subset, keeping each item's pseudo-label."""
+        labels = self._subset_pseudo_labels(indices)
+        super().get_subset_(indices)
+        self._pseudo_labels = labels
+
+    def get_subset(self, indices: Union[Sequence[int], int]
+                   ) -> 'BaseVIReIDDataset':
+        """MMEngine's subset, keeping each item's pseudo-label (MMEngine
+        would copy the whole label array to the subset)."""
+        subset = super().get_subset(indices)
+        subset._pseudo_labels = self._subset_pseudo_labels(indices)
+        return subset
+
+    def _subset_pseudo_labels(self, indices: Union[Sequence[int], int]
+                              ) -> Optional[np.ndarray]:
+        """The pseudo-labels of MMEngine's subset ``indices``: an int keeps
+        the first (>= 0) or last (< 0) items, a sequence those items."""
+        if self._pseudo_labels is None:
+            return None
+        if isinstance(indices, int):
+            return (self._pseudo_labels[:indices] if indices >= 0 else
+                    self._pseudo_labels[indices:]).copy()
+        return self._pseudo_labels[np.asarray(indices, dtype=np.int64)]
 
     def get_data_info(self, idx: int) -> dict:
         """The item ``idx``, with its ``pseudo_label`` when set."""

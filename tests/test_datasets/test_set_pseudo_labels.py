@@ -67,3 +67,33 @@ def test_a_new_loader_iterator_sees_new_labels(dataset):
 def test_bad_labels_are_refused(dataset, labels, match):
     with pytest.raises(ValueError, match=match):
         dataset.set_pseudo_labels(labels)
+
+
+@pytest.mark.parametrize('serialize_data', [True, False])
+def test_subsets_keep_each_items_label(tmp_path, serialize_data):
+    dataset = ListDataset(data_root=str(tmp_path),
+                          serialize_data=serialize_data)
+    labels = [3, -1, 0, 0, 1, -1]
+    dataset.set_pseudo_labels(labels)
+
+    def pairs(ds):
+        return [(ds.get_data_info(i)['img_path'],
+                 ds.get_data_info(i)['pseudo_label']) for i in range(len(ds))]
+
+    expected = {f'{i}.jpg': label for i, label in enumerate(labels)}
+    for indices in ([4, 0, 2], 2, -2):
+        subset = dataset.get_subset(indices)
+        assert len(subset.pseudo_labels) == len(subset)
+        assert all(expected[path] == label for path, label in pairs(subset))
+    assert [p for p, _ in pairs(dataset.get_subset([4, 0, 2]))] == [
+        '4.jpg', '0.jpg', '2.jpg'
+    ]
+    # the original is untouched; the in-place version subsets its labels
+    assert dataset.pseudo_labels.tolist() == labels
+    dataset.get_subset_([5, 1])
+    assert pairs(dataset) == [('5.jpg', -1), ('1.jpg', -1)]
+    dataset.get_subset_(-1)
+    assert dataset.pseudo_labels.tolist() == [-1]
+    # without labels the subsets have none
+    dataset.set_pseudo_labels(None)
+    assert dataset.get_subset([0]).pseudo_labels is None
