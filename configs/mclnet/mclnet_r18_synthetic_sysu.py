@@ -5,7 +5,7 @@
 #       --layout sysu --out data/synthetic_sysu
 # Data, pipelines, schedule, optimizer and seed are those of the AGW
 # quick start (inherited), so the two compare; only the model differs.
-_base_ = '../quickstart/agw_r18_synthetic_sysu.py'
+_base_ = '../agw/agw_r18_synthetic_sysu.py'
 
 model = dict(
     backbone=dict(

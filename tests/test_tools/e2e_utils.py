@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-QUICKSTART = osp.join(REPO, 'configs', 'quickstart',
-                      'agw_r18_synthetic_sysu.py')
+AGW_SYNTHETIC = osp.join(REPO, 'configs', 'agw',
+                         'agw_r18_synthetic_sysu.py')
 
 
-def write_tiny_config(path, data_root, base=QUICKSTART, max_epochs=2,
+def write_tiny_config(path, data_root, base=AGW_SYNTHETIC, max_epochs=2,
                       extra=''):
     """A config inheriting ``base`` sized for tests: 32x16 input, two
     identities x (4 RGB + 4 IR) per batch, two iterations per epoch."""

@@ -19,8 +19,8 @@ from mmvireid.registry import MODELS
 from mmvireid.visualization import load_features, save_features
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-QUICKSTART = osp.join(REPO, 'configs', 'quickstart',
-                      'agw_r18_synthetic_sysu.py')
+AGW_SYNTHETIC = osp.join(REPO, 'configs', 'agw',
+                         'agw_r18_synthetic_sysu.py')
 R50_CONFIG = osp.join(REPO, 'configs', 'agw', 'agw_r50_sysu.py')
 GREEN, RED = (0, 170, 0), (220, 0, 0)  # VIReIDVisualizer's frame colours
 
@@ -72,7 +72,7 @@ def tree(tmp_path_factory):
 def checkpoint(tmp_path_factory):
     """An untrained quick-start model saved as an MMEngine checkpoint."""
     with DefaultScope.overwrite_default_scope('mmvireid'):
-        model = MODELS.build(Config.fromfile(QUICKSTART).model)
+        model = MODELS.build(Config.fromfile(AGW_SYNTHETIC).model)
     path = str(tmp_path_factory.mktemp('ckpt') / 'untrained.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return path
@@ -85,7 +85,7 @@ def test_features(tree, checkpoint, tmp_path_factory):
     out = str(work / 'features_test.npz')
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv('LOCAL_RANK', '0')
-        assert extract_tool.main([QUICKSTART, checkpoint, '--out', out] +
+        assert extract_tool.main([AGW_SYNTHETIC, checkpoint, '--out', out] +
                                  cfg_options(tree, work / 'wd')) == out
     return out
 
@@ -130,7 +130,7 @@ def test_extract_test_split_matches_the_tree(tree, checkpoint, test_features):
     # the row of an image is the checkpoint's feature of that image: read,
     # normalised (ImageNet mean / std, BGR -> RGB) and fed by hand
     with DefaultScope.overwrite_default_scope('mmvireid'):
-        model = MODELS.build(Config.fromfile(QUICKSTART).model)
+        model = MODELS.build(Config.fromfile(AGW_SYNTHETIC).model)
     model.load_state_dict(torch.load(checkpoint)['state_dict'])
     model.eval()
     for row in (0, len(items) - 1):
@@ -146,7 +146,7 @@ def test_extract_test_split_matches_the_tree(tree, checkpoint, test_features):
 
 
 def test_extract_train_split(tree, checkpoint, tmp_path):
-    out = extract_tool.main([QUICKSTART, checkpoint, '--split', 'train'] +
+    out = extract_tool.main([AGW_SYNTHETIC, checkpoint, '--split', 'train'] +
                             cfg_options(tree, tmp_path))
     assert out == str(tmp_path / 'features_train.npz')
     data = load_features(out)
@@ -228,7 +228,7 @@ def test_visualize_retrieval_ranks_as_the_protocol(test_features, tmp_path):
 def test_visualize_retrieval_worst_first_grid_from_config(
         tree, checkpoint, tmp_path):
     written = retrieval_tool.main([
-        QUICKSTART, checkpoint, '--setting', 'indoor', '--worst-first',
+        AGW_SYNTHETIC, checkpoint, '--setting', 'indoor', '--worst-first',
         '--num-queries', '0', '--grid', '--topk', '3', '--img-size', '64',
         '32', '--out-dir',
         str(tmp_path / 'vis')
@@ -269,7 +269,7 @@ def test_vis_tsne_from_features_and_from_config(tree, checkpoint,
     ])
     assert mmcv.imread(out).shape == (1050, 1050, 3)  # 7 x 7 in at 150 dpi
     out = tsne_tool.main(
-        [QUICKSTART, checkpoint, '--split', 'train', '--perplexity', '5'] +
+        [AGW_SYNTHETIC, checkpoint, '--split', 'train', '--perplexity', '5'] +
         cfg_options(tree, tmp_path / 'wd'))
     assert out == str(tmp_path / 'wd' / 'tsne_train.png')
     assert mmcv.imread(out).shape == (1050, 1050, 3)
@@ -280,12 +280,12 @@ def test_wrong_paths(tree, checkpoint, test_features, tmp_path):
     with pytest.raises(FileNotFoundError, match='config .*no such file'):
         extract_tool.main(['nope.py', checkpoint])
     with pytest.raises(FileNotFoundError, match='checkpoint .*no such file'):
-        extract_tool.main([QUICKSTART, str(tmp_path / 'nope.pth')] +
+        extract_tool.main([AGW_SYNTHETIC, str(tmp_path / 'nope.pth')] +
                           cfg_options(tree, tmp_path))
     with pytest.raises(FileNotFoundError, match='feature file .*nope.npz'):
         tsne_tool.main(['--features', str(tmp_path / 'nope.npz')])
     with pytest.raises(FileNotFoundError, match='data_root .*missing_root'):
-        extract_tool.main([QUICKSTART, checkpoint] +
+        extract_tool.main([AGW_SYNTHETIC, checkpoint] +
                           cfg_options(tmp_path / 'missing_root', tmp_path))
     # the images moved since the extraction
     with pytest.raises(FileNotFoundError, match='images .*--data-root'):
@@ -317,11 +317,11 @@ def test_empty_split(tree, checkpoint, tmp_path):
         os.symlink(osp.join(tree, 'exp', name), root / 'exp' / name)
     (root / 'exp' / 'test_id.txt').write_text('998,999\n')
     with pytest.raises(ValueError, match="split 'test' .* has no image"):
-        extract_tool.main([QUICKSTART, checkpoint] +
+        extract_tool.main([AGW_SYNTHETIC, checkpoint] +
                           cfg_options(root, tmp_path))
     # a dataset that loads nothing (indices=0: its first 0 items)
     with pytest.raises(ValueError, match='test split .* has no item'):
-        extract_tool.main([QUICKSTART, checkpoint] +
+        extract_tool.main([AGW_SYNTHETIC, checkpoint] +
                           cfg_options(tree, tmp_path) + [
                               'test_dataloader.dataset.indices=0',
                               'test_dataloader.dataset.serialize_data=False'

@@ -71,11 +71,11 @@ def test_regdb_trial_and_config_mode(roots):
         for modality in ('rgb', 'ir'):
             assert summaries[split]['modalities'][modality]['images'] == \
                 10 * ids
-    quickstart = osp.join(REPO, 'configs', 'quickstart',
-                          'agw_r18_synthetic_sysu.py')
+    agw_synthetic = osp.join(REPO, 'configs', 'agw',
+                             'agw_r18_synthetic_sysu.py')
     root = roots['sysu']
     summaries = check_dataset.main([
-        quickstart, '--cfg-options',
+        agw_synthetic, '--cfg-options',
         f'train_dataloader.dataset.data_root={root}',
         f'test_dataloader.dataset.data_root={root}'
     ])
