@@ -3,6 +3,8 @@
 Example:
     python tools/test.py configs/agw/agw_r50_sysu.py work_dirs/x/epoch_80.pth
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
+    # the reference row of an ablation table: the model as training starts
+    python tools/test.py configs/agw/agw_r50_sysu.py --untrained
 """
 import argparse
 import os
@@ -11,6 +13,7 @@ from copy import deepcopy
 
 import mmengine
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -22,7 +25,14 @@ def parse_args():
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) a VI-ReID model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', nargs='?', help='checkpoint file (or --untrained)')
+    parser.add_argument(
+        '--untrained',
+        action='store_true',
+        help='evaluate the model as training would start it (the config\'s '
+        'init_weights, e.g. its pretrained weights, after seeding) instead '
+        'of a checkpoint')
     parser.add_argument(
         '--work-dir',
         help='the directory to save the file containing evaluation metrics')
@@ -60,10 +70,14 @@ def merge_args(cfg, args):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint {args.checkpoint!r}: no such file')
-    cfg.load_from = args.checkpoint
+    if args.untrained == (args.checkpoint is not None):
+        raise SystemExit('tools/test.py: give a checkpoint or --untrained '
+                         '(exactly one of them)')
+    if args.checkpoint is not None:
+        if not osp.isfile(args.checkpoint):
+            raise FileNotFoundError(
+                f'checkpoint {args.checkpoint!r}: no such file')
+        cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True
 
@@ -94,6 +108,10 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    if args.untrained:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        model.init_weights()
     metrics = runner.test()
     teardown_distributed()
     if args.out:

@@ -128,3 +128,37 @@ def test_other_mmpretrain_backbones_train_a_step(tiny_sysu, tmp_path,
         backbone.split("'")[1]
     after = runner.model.backbone.shared.layer4[0].conv1.weight
     assert not torch.equal(before, after)
+
+
+def test_untrained_evaluates_the_initialised_model(trained, tmp_path):
+    cfg_path, _ = trained
+    run_tool([
+        'tools/test.py', cfg_path, '--untrained', '--work-dir',
+        str(tmp_path / 'u'), '--out',
+        str(tmp_path / 'untrained.json')
+    ])
+    # the same model through a checkpoint: built and initialised as
+    # runner.train() would start it
+    cfg = Config.fromfile(cfg_path)
+    cfg.work_dir = str(tmp_path / 'init')
+    runner = Runner.from_cfg(cfg)
+    runner.model.init_weights()
+    runner.save_checkpoint(cfg.work_dir, 'init.pth', save_optimizer=False,
+                           save_param_scheduler=False)
+    run_tool([
+        'tools/test.py', cfg_path,
+        str(tmp_path / 'init' / 'init.pth'), '--work-dir',
+        str(tmp_path / 'c'), '--out',
+        str(tmp_path / 'checkpoint.json')
+    ])
+    with open(tmp_path / 'untrained.json') as f:
+        untrained = json.load(f)
+    with open(tmp_path / 'checkpoint.json') as f:
+        expected = json.load(f)
+    assert set(untrained) == set(expected) and 'sysu/all/mAP' in expected
+    for key in expected:
+        assert untrained[key] == pytest.approx(expected[key], abs=1e-3), key
+
+    for args in ([], [str(tmp_path / 'init' / 'init.pth'), '--untrained']):
+        with pytest.raises(AssertionError, match='exactly one of them'):
+            run_tool(['tools/test.py', cfg_path] + args)
