@@ -59,7 +59,7 @@ def test_sysu_layout(sysu_root):
         assert len(cams & {1, 2, 4, 5}) >= 2 and cams & {3, 6}, (pid, cams)
     train = SYSUMM01Dataset(sysu_root, split='train')
     test = SYSUMM01Dataset(sysu_root, split='test')
-    assert (train.num_pids, test.num_pids) == (32, 16)
+    assert (train.num_pids, test.num_pids) == (32, 32)
     assert len(train) + len(test) == len(images)
 
 
