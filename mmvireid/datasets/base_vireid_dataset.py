@@ -78,7 +78,14 @@ class BaseVIReIDDataset(BaseDataset):
         self._metainfo['split'] = split
 
     def _field(self, key: str) -> np.ndarray:
-        return np.array([self.get_data_info(i)[key] for i in range(len(self))])
+        """``key`` of every item, (N,): read from the items once (each read
+        unpickles an item: 0.1 s per field at SYSU-MM01's 34k images), then
+        served from a cache that every subset drops; returns a copy."""
+        cache = self.__dict__.setdefault('_field_cache', {})
+        if key not in cache:
+            cache[key] = np.array(
+                [self.get_data_info(i)[key] for i in range(len(self))])
+        return cache[key].copy()
 
     @property
     def pids(self) -> np.ndarray:
@@ -133,6 +140,7 @@ class BaseVIReIDDataset(BaseDataset):
         labels = self._subset_pseudo_labels(indices)
         super().get_subset_(indices)
         self._pseudo_labels = labels
+        self._field_cache = {}
 
     def get_subset(self, indices: Union[Sequence[int], int]
                    ) -> 'BaseVIReIDDataset':
@@ -140,6 +148,7 @@ class BaseVIReIDDataset(BaseDataset):
         would copy the whole label array to the subset)."""
         subset = super().get_subset(indices)
         subset._pseudo_labels = self._subset_pseudo_labels(indices)
+        subset._field_cache = {}
         return subset
 
     def _subset_pseudo_labels(self, indices: Union[Sequence[int], int]

@@ -97,3 +97,29 @@ def test_subsets_keep_each_items_label(tmp_path, serialize_data):
     # without labels the subsets have none
     dataset.set_pseudo_labels(None)
     assert dataset.get_subset([0]).pseudo_labels is None
+
+
+def test_fields_are_read_once_and_follow_subsets(tmp_path, monkeypatch):
+    dataset = ListDataset(data_root=str(tmp_path))
+    reads = []
+    get_data_info = ListDataset.get_data_info
+
+    def counting(self, idx):
+        reads.append(idx)
+        return get_data_info(self, idx)
+
+    monkeypatch.setattr(ListDataset, 'get_data_info', counting)
+    expected = [item['pid'] for item in ITEMS]
+    assert dataset.pids.tolist() == expected
+    assert len(reads) == 6
+    pids = dataset.pids
+    assert len(reads) == 6  # cached
+    pids[0] = 99  # a copy: the cache is untouched
+    assert dataset.pids.tolist() == expected
+    assert dataset.modalities.tolist() == [item['modality'] for item in ITEMS]
+    subset = dataset.get_subset([5, 0])
+    assert subset.pids.tolist() == [expected[5], expected[0]]
+    assert dataset.pids.tolist() == expected
+    dataset.get_subset_([3])
+    assert dataset.pids.tolist() == [expected[3]]
+    assert dataset.camids.tolist() == [1]
