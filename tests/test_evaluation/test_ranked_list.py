@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from mmvireid.datasets.base_vireid_dataset import IR, RGB
-from mmvireid.evaluation.functional import eval_vireid
+from mmvireid.evaluation.functional import eval_vireid, removal_mask
 from mmvireid.evaluation.functional.ranked_list import (ranked_lists,
-                                                        removal_mask,
                                                         setting_indices)
 
 

@@ -1,4 +1,6 @@
-from .eval_vireid import PROTOCOLS, eval_vireid
+from .eval_vireid import PROTOCOLS, eval_vireid, removal_mask
 from .gallery_trials import GALLERY_MODES, draw_gallery
 
-__all__ = ['eval_vireid', 'PROTOCOLS', 'draw_gallery', 'GALLERY_MODES']
+__all__ = [
+    'eval_vireid', 'PROTOCOLS', 'removal_mask', 'draw_gallery', 'GALLERY_MODES'
+]

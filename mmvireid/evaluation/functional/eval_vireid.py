@@ -30,6 +30,37 @@ def _as_vector(name: str, value, length: int) -> np.ndarray:
     return array
 
 
+def removal_mask(q_pids, g_pids, q_camids, g_camids,
+                 protocol: str) -> np.ndarray:
+    """Gallery items a protocol removes from each query's ranking.
+
+    - ``'sysu'``: for a query of camera 3, every gallery item of camera 2
+      (the same room), whatever its id.
+    - ``'llcm'``: gallery items with the query's id *and* camera number.
+    - ``'regdb'``: nothing.
+
+    Args:
+        q_pids, q_camids (array-like): Query ids and cameras, shape (Q,).
+        g_pids, g_camids (array-like): Gallery ids and cameras, shape (G,).
+        protocol (str): ``'sysu'``, ``'regdb'`` or ``'llcm'``.
+
+    Returns:
+        np.ndarray: bool, shape (Q, G), True where the item is removed.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f'removal_mask: protocol must be one of {PROTOCOLS}'
+                         f', got {protocol!r}')
+    q_pids, g_pids = np.asarray(q_pids), np.asarray(g_pids)
+    q_camids, g_camids = np.asarray(q_camids), np.asarray(g_camids)
+    if protocol == 'sysu':
+        return ((q_camids == _SYSU_QUERY_CAM)[:, None]
+                & (g_camids == _SYSU_REMOVED_GALLERY_CAM)[None, :])
+    if protocol == 'llcm':
+        return ((q_pids[:, None] == g_pids[None, :])
+                & (q_camids[:, None] == g_camids[None, :]))
+    return np.zeros((len(q_pids), len(g_pids)), dtype=bool)
+
+
 def _block_stats(distmat: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray,
                  q_camids: np.ndarray, g_camids: np.ndarray, protocol: str,
                  id_perm: np.ndarray, id_starts: np.ndarray) -> tuple:
@@ -51,19 +82,12 @@ def _block_stats(distmat: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray,
         after removal, at image level and on the identity-deduplicated
         ranking. Entries of invalid queries are meaningless.
     """
-    num_q, num_g = distmat.shape
+    num_g = distmat.shape[1]
     # A stable sort breaks ties by gallery index, whatever the platform.
     order = np.argsort(distmat, axis=1, kind='stable')
 
     same_pid = q_pids[:, None] == g_pids[None, :]
-    if protocol == 'sysu':
-        remove = ((q_camids == _SYSU_QUERY_CAM)[:, None]
-                  & (g_camids == _SYSU_REMOVED_GALLERY_CAM)[None, :])
-    elif protocol == 'llcm':
-        remove = same_pid & (q_camids[:, None] == g_camids[None, :])
-    else:
-        remove = np.zeros((num_q, num_g), dtype=bool)
-    keep = ~remove
+    keep = ~removal_mask(q_pids, g_pids, q_camids, g_camids, protocol)
     match = same_pid & keep
 
     # Everything below in ranking order: column j is the j-th nearest item.

@@ -9,8 +9,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .eval_vireid import (_SYSU_QUERY_CAM, _SYSU_REMOVED_GALLERY_CAM,
-                          PROTOCOLS)
+from .eval_vireid import PROTOCOLS, removal_mask
 
 
 def setting_indices(setting: dict, is_query, is_gallery, modality,
@@ -44,37 +43,6 @@ def setting_indices(setting: dict, is_query, is_gallery, modality,
     if setting.get('gallery_cams') is not None:
         candidate &= np.isin(np.asarray(camid), setting['gallery_cams'])
     return np.flatnonzero(query), np.flatnonzero(candidate)
-
-
-def removal_mask(q_pids, g_pids, q_camids, g_camids,
-                 protocol: str) -> np.ndarray:
-    """Gallery items a protocol removes from each query's ranking.
-
-    - ``'sysu'``: for a query of camera 3, every gallery item of camera 2
-      (the same room), whatever its id.
-    - ``'llcm'``: gallery items with the query's id *and* camera number.
-    - ``'regdb'``: nothing.
-
-    Args:
-        q_pids, q_camids (array-like): Query ids and cameras, shape (Q,).
-        g_pids, g_camids (array-like): Gallery ids and cameras, shape (G,).
-        protocol (str): ``'sysu'``, ``'regdb'`` or ``'llcm'``.
-
-    Returns:
-        np.ndarray: bool, shape (Q, G), True where the item is removed.
-    """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f'removal_mask: protocol must be one of {PROTOCOLS}'
-                         f', got {protocol!r}')
-    q_pids, g_pids = np.asarray(q_pids), np.asarray(g_pids)
-    q_camids, g_camids = np.asarray(q_camids), np.asarray(g_camids)
-    if protocol == 'sysu':
-        return ((q_camids == _SYSU_QUERY_CAM)[:, None]
-                & (g_camids == _SYSU_REMOVED_GALLERY_CAM)[None, :])
-    if protocol == 'llcm':
-        return ((q_pids[:, None] == g_pids[None, :])
-                & (q_camids[:, None] == g_camids[None, :]))
-    return np.zeros((len(q_pids), len(g_pids)), dtype=bool)
 
 
 def ranked_lists(distmat,
