@@ -16,9 +16,10 @@ so instead this module
   a pickle walk from any allowed class to ``object.__subclasses__()``);
 - registers :func:`load_from_local_safe` as MMEngine's local-path checkpoint
   scheme, which loads with ``weights_only=True`` and turns a refusal into an
-  error naming the file, the offending globals and how to opt in knowingly:
-  per global with :func:`trust_checkpoint_globals`, or per file with the
-  ``MMVIREID_TRUSTED_CHECKPOINTS`` environment variable.
+  error naming the file, the offending globals and how to opt in knowingly,
+  per global: :func:`trust_checkpoint_globals`, or the
+  ``MMVIREID_TRUSTED_GLOBALS`` environment variable for command-line runs.
+  Nothing here ever loads with ``weights_only=False``.
 
 Importing this module installs the policy (:func:`install_checkpoint_policy`,
 idempotent).
@@ -30,7 +31,7 @@ Example:
 
     .. code-block:: shell
 
-        MMVIREID_TRUSTED_CHECKPOINTS=/ckpts/old.pth \\
+        MMVIREID_TRUSTED_GLOBALS=datetime.datetime \\
             python tools/train.py CONFIG --resume
 """
 import importlib
@@ -42,14 +43,14 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 from numpy import dtypes as np_dtypes
 
-#: Environment variable naming checkpoint files (``os.pathsep``-separated)
-#: that the user trusts to be loaded without restriction.
-TRUSTED_CHECKPOINTS_ENV = 'MMVIREID_TRUSTED_CHECKPOINTS'
+#: Environment variable naming globals (comma-separated ``module.qualname``)
+#: that the user trusts checkpoints to pickle: :func:`trust_checkpoint_globals`
+#: for runs started from the command line.
+TRUSTED_GLOBALS_ENV = 'MMVIREID_TRUSTED_GLOBALS'
 
 
 def _history_buffer_statistic(obj: Any, name: Any) -> Callable:
@@ -169,7 +170,7 @@ def trust_checkpoint_globals(names: Sequence[str]) -> None:
         ValueError: If a name cannot be imported, is ``builtins.getattr``
             (served by a guarded lookup; trusting it would open every
             attribute of every allowed class) or lies in a module torch
-            never unpickles (``os``, ``sys`` ...; trust the file instead).
+            never unpickles (``os``, ``sys`` ...).
 
     Example:
         >>> trust_checkpoint_globals(['datetime.datetime'])
@@ -184,21 +185,27 @@ def trust_checkpoint_globals(names: Sequence[str]) -> None:
                 'trust_checkpoint_globals: builtins.getattr cannot be '
                 'trusted: it reaches every attribute of every allowed class '
                 '(up to object.__subclasses__()); mmvireid answers it with a '
-                'lookup limited to HistoryBuffer statistics. Trust the file '
-                f'with {TRUSTED_CHECKPOINTS_ENV} instead.')
+                'lookup limited to HistoryBuffer statistics.')
         if _blocked(name):
             raise ValueError(
                 f'trust_checkpoint_globals: torch never unpickles {name!r} '
-                'with weights_only=True; trust the file with '
-                f'{TRUSTED_CHECKPOINTS_ENV} instead.')
+                'with weights_only=True.')
         trusted.append((_resolve_global(name), name))
     torch.serialization.add_safe_globals(trusted)
 
 
-def _trusted_files() -> List[str]:
-    value = os.environ.get(TRUSTED_CHECKPOINTS_ENV, '')
-    return [osp.realpath(osp.expanduser(p)) for p in value.split(os.pathsep)
-            if p]
+def _trust_env_globals() -> None:
+    """Allow-list the globals named in :data:`TRUSTED_GLOBALS_ENV`."""
+    names = [
+        name.strip()
+        for name in os.environ.get(TRUSTED_GLOBALS_ENV, '').split(',')
+        if name.strip()
+    ]
+    if names:
+        try:
+            trust_checkpoint_globals(names)
+        except ValueError as error:
+            raise ValueError(f'{TRUSTED_GLOBALS_ENV}: {error}') from error
 
 
 def _offending_globals(filename: str, message: str) -> List[str]:
@@ -230,17 +237,24 @@ def _refusal_message(filename: str, error: Exception) -> str:
     else:
         what = f'its pickle was refused: {_unpickler_reason(str(error))}'
     trustable = [name for name in offending if not _blocked(name)]
-    per_global = (
-        'per global, call mmvireid.utils.checkpoint.'
-        f'trust_checkpoint_globals({trustable!r}) in a module listed in the '
-        "config's custom_imports; or " if trustable else '')
-    return (
-        f'Refused to load checkpoint {filename!r} with weights_only=True: '
-        f'{what}.\nLoading it could run arbitrary code on this machine: a '
-        'pickle can call any function it names.\nIf you trust this file, opt '
-        f'in knowingly: {per_global}per file, set '
-        f'{TRUSTED_CHECKPOINTS_ENV}={osp.realpath(filename)!r} '
-        f'({os.pathsep!r}-separated paths) to load it without restriction.')
+    blocked = [name for name in offending if _blocked(name)]
+    how = ''
+    if trustable:
+        how += (
+            '\nIf you trust it to use these globals only as intended, allow '
+            f'them knowingly: set {TRUSTED_GLOBALS_ENV}='
+            f'{",".join(trustable)} or call mmvireid.utils.checkpoint.'
+            f'trust_checkpoint_globals({trustable!r}) in a module listed in '
+            "the config's custom_imports.")
+    if blocked or not offending:
+        how += ('\nTorch never unpickles '
+                f'{", ".join(blocked) or "what it refused"} with '
+                'weights_only=True: keep only the tensors of a file you '
+                'trust, e.g. torch.save(torch.load(f, weights_only=False)'
+                "['state_dict'], new_f), and load that.")
+    return (f'Refused to load checkpoint {filename!r} with weights_only=True: '
+            f'{what}.\nLoading it could run arbitrary code on this machine: '
+            f'a pickle can call any function it names.{how}')
 
 
 def load_from_local_safe(
@@ -251,8 +265,8 @@ def load_from_local_safe(
 
     Registered for MMEngine's local-path prefix ``''``, so ``Runner.resume``,
     ``load_from``, ``load_checkpoint`` and ``init_cfg=dict(type='Pretrained')``
-    with a local path all load through it. A file listed in
-    ``MMVIREID_TRUSTED_CHECKPOINTS`` loads without restriction.
+    with a local path all load through it. The globals named in
+    ``MMVIREID_TRUSTED_GLOBALS`` are allow-listed first.
 
     Args:
         filename (str): Local checkpoint path (``~`` is expanded).
@@ -271,13 +285,7 @@ def load_from_local_safe(
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    if osp.realpath(filename) in _trusted_files():
-        print_log(
-            f'Loading {filename} without weights_only restriction: it is '
-            f'listed in {TRUSTED_CHECKPOINTS_ENV}.',
-            logger='current')
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
+    _trust_env_globals()
     try:
         return torch.load(
             filename, map_location=map_location, weights_only=True)

@@ -16,7 +16,7 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
 from torch.utils.data import Dataset
 
-from mmvireid.utils.checkpoint import (TRUSTED_CHECKPOINTS_ENV,
+from mmvireid.utils.checkpoint import (TRUSTED_GLOBALS_ENV,
                                        install_checkpoint_policy,
                                        load_from_local_safe,
                                        trust_checkpoint_globals)
@@ -253,7 +253,11 @@ def test_foreign_global_is_refused(tmp_path, make_payload, global_name,
         assert f'allow-list of mmvireid.utils.checkpoint: {global_name}.' \
             in message
         assert 'arbitrary code' in message
-        assert f'{TRUSTED_CHECKPOINTS_ENV}=' in message
+        if global_name == 'posix.system':  # torch's blocklist: no opt-in
+            assert 'Torch never unpickles posix.system' in message
+            assert TRUSTED_GLOBALS_ENV not in message
+        else:
+            assert f'{TRUSTED_GLOBALS_ENV}={global_name}' in message
         assert isinstance(info.value.__cause__, pickle.UnpicklingError)
         assert not marker.exists()
 
@@ -322,18 +326,20 @@ def test_trust_checkpoint_globals_rejects(names, match, restore_safe_globals):
     assert set(torch.serialization.get_safe_globals()) == before
 
 
-def test_trusted_file(tmp_path, monkeypatch):
-    trusted = tmp_path / 'trusted.pth'
-    other = tmp_path / 'other.pth'
-    for path in (trusted, other):
-        torch.save(dict(meta=dict(time=datetime.datetime(2020, 1, 2))), path)
-    monkeypatch.setenv(TRUSTED_CHECKPOINTS_ENV,
-                       os.pathsep.join([str(tmp_path / 'x.pth'),
-                                        str(trusted)]))
-    checkpoint = _load_checkpoint(str(trusted))
-    assert checkpoint['meta']['time'] == datetime.datetime(2020, 1, 2)
+def test_trusted_globals_env(tmp_path, monkeypatch, restore_safe_globals):
+    path = tmp_path / 'dated.pth'
+    torch.save(dict(meta=dict(time=datetime.datetime(2020, 1, 2))), path)
     with pytest.raises(pickle.UnpicklingError, match='datetime.datetime'):
-        _load_checkpoint(str(other))
+        _load_checkpoint(str(path))
+    monkeypatch.setenv(TRUSTED_GLOBALS_ENV, ' collections.OrderedDict, '
+                       'datetime.datetime')
+    checkpoint = _load_checkpoint(str(path))
+    assert checkpoint['meta']['time'] == datetime.datetime(2020, 1, 2)
+    # a name that cannot be trusted stops the load with the variable's name
+    monkeypatch.setenv(TRUSTED_GLOBALS_ENV, 'posix.system')
+    with pytest.raises(ValueError,
+                       match=f"{TRUSTED_GLOBALS_ENV}: .*never unpickles"):
+        _load_checkpoint(str(path))
 
 
 @pytest.mark.parametrize('serialization', ['zip', 'legacy'])
