@@ -15,15 +15,14 @@ Example:
         CONFIG CHECKPOINT --launcher pytorch
 """
 import argparse
-import os
 import os.path as osp
 from typing import List, Optional
 
 import numpy as np
-from mmengine.config import DictAction
 
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import (extract_features, load_tool_config,
+from mmvireid.visualization import (add_runner_args, extract_features,
+                                    load_tool_config, parse_tool_args,
                                     save_features)
 
 
@@ -40,22 +39,11 @@ def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
         '(default: test)')
     parser.add_argument(
         '--out', help='output .npz (default: WORK_DIR/features_SPLIT.npz)')
-    parser.add_argument(
-        '--work-dir',
-        help='work dir of the runner (logs; default: work_dirs/CONFIG_NAME)')
-    parser.add_argument('--cfg-options',
-                        nargs='+',
-                        action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    parsed = parser.parse_args(args)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(parsed.local_rank)
-    return parsed
+    add_runner_args(
+        parser,
+        work_dir_help='work dir of the runner (logs; default: '
+        'work_dirs/CONFIG_NAME)')
+    return parse_tool_args(parser, args)
 
 
 def main(args: Optional[List[str]] = None) -> Optional[str]:

@@ -11,15 +11,14 @@ Example:
     python tools/analysis_tools/vis_tsne.py CONFIG CHECKPOINT --split train
 """
 import argparse
-import os
 import os.path as osp
 from typing import List, Optional
 
 import numpy as np
-from mmengine.config import DictAction
 
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import (features_from_args, plot_embedding,
+from mmvireid.visualization import (add_runner_args, features_from_args,
+                                    parse_tool_args, plot_embedding,
                                     select_ids, tsne_embedding)
 
 
@@ -55,20 +54,8 @@ def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
         '--out',
         help='output PNG (default: tsne_SPLIT.png next to the feature file, '
         'or in WORK_DIR)')
-    parser.add_argument('--work-dir', help='work dir of the extraction run')
-    parser.add_argument('--cfg-options',
-                        nargs='+',
-                        action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none',
-                        help='job launcher of the extraction')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    parsed = parser.parse_args(args)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(parsed.local_rank)
-    return parsed
+    add_runner_args(parser)
+    return parse_tool_args(parser, args)
 
 
 def main(args: Optional[List[str]] = None) -> Optional[str]:

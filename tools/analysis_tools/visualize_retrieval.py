@@ -27,7 +27,6 @@ from typing import Dict, List, Optional
 
 import mmcv
 import numpy as np
-from mmengine.config import DictAction
 
 from mmvireid.datasets.base_vireid_dataset import MODALITY_NAMES
 from mmvireid.evaluation.functional import draw_gallery
@@ -35,7 +34,8 @@ from mmvireid.evaluation.functional.ranked_list import (ranked_lists,
                                                         setting_indices)
 from mmvireid.evaluation.metrics.vireid_metric import VIReIDMetric
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import VIReIDVisualizer, features_from_args
+from mmvireid.visualization import (VIReIDVisualizer, add_runner_args,
+                                    features_from_args, parse_tool_args)
 
 #: Shown when neither --num-queries nor --query-list is given.
 DEFAULT_NUM_QUERIES = 10
@@ -100,20 +100,8 @@ def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
         '--data-root',
         help='where the images are now, when the feature file was written '
         'with another data root')
-    parser.add_argument('--work-dir', help='work dir of the extraction run')
-    parser.add_argument('--cfg-options',
-                        nargs='+',
-                        action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none',
-                        help='job launcher of the extraction')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    parsed = parser.parse_args(args)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(parsed.local_rank)
-    return parsed
+    add_runner_args(parser)
+    return parse_tool_args(parser, args)
 
 
 def get_setting(data: Dict, protocol: Optional[str],

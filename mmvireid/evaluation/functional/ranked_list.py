@@ -9,7 +9,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .eval_vireid import PROTOCOLS, removal_mask
+from .eval_vireid import removal_mask
 
 
 def setting_indices(setting: dict, is_query, is_gallery, modality,

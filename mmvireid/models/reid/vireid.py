@@ -1,5 +1,5 @@
 """The ReID model: data preprocessor -> backbone -> neck -> head."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
