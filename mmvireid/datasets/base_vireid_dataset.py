@@ -6,11 +6,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-#: ``modality`` value of a visible (RGB) image.
-RGB = 0
-#: ``modality`` value of an infrared (IR / thermal / NIR) image.
-IR = 1
-MODALITY_NAMES = {RGB: 'rgb', IR: 'ir'}
+from mmvireid.structures import IR, MODALITY_NAMES, RGB  # noqa: F401
+
 
 
 class BaseVIReIDDataset(BaseDataset):

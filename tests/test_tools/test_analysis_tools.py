@@ -137,9 +137,10 @@ def test_extract_test_split_matches_the_tree(tree, checkpoint, test_features):
         img = mmcv.imread(data['img_path'][row])[..., ::-1].astype(np.float32)
         img = (img - [123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375]
         inputs = torch.from_numpy(img.transpose(2, 0, 1).copy()).float()[None]
-        sample = DataSample(metainfo=dict(modality=int(data['modality'][row])))
+        modality = torch.tensor([int(data['modality'][row])])
         with torch.no_grad():
-            feature = model.predict(inputs, [sample])[0].feature
+            feature = model.predict(inputs, [DataSample()],
+                                    modality)[0].feature
         np.testing.assert_allclose(data['features'][row],
                                    feature.numpy(),
                                    atol=1e-4)

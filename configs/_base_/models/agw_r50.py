@@ -4,7 +4,7 @@
 model = dict(
     type='VIReID',
     data_preprocessor=dict(
-        type='mmpretrain.ClsDataPreprocessor',
+        type='VIReIDDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         to_rgb=True),

@@ -5,7 +5,7 @@ import numpy as np
 from mmcv.transforms.utils import cache_randomness
 
 from mmvireid.registry import TRANSFORMS
-from ..base_vireid_dataset import IR
+from mmvireid.structures import IR
 from .base_channel_transform import (GRAY, BaseChannelTransform,
                                      ModalitiesType)
 

@@ -5,37 +5,12 @@ import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from ..base_vireid_dataset import MODALITY_NAMES
+from mmvireid.structures import parse_modalities
 
 #: ``_random_op`` value meaning "replace the image by its gray version".
 GRAY = 3
 
 ModalitiesType = Union[int, str, Sequence[Union[int, str]]]
-
-
-def parse_modalities(modalities: ModalitiesType,
-                     owner: str) -> Tuple[int, ...]:
-    """Turn a ``modalities`` argument into a tuple of modality values.
-
-    Args:
-        modalities (int | str | Sequence[int | str]): ``0`` / ``'rgb'``,
-            ``1`` / ``'ir'``, or a sequence of them.
-        owner (str): Name of the transform, for the error message.
-
-    Returns:
-        tuple[int]: The modality values, e.g. ``(0,)``.
-    """
-    by_name = {name: value for value, name in MODALITY_NAMES.items()}
-    if isinstance(modalities, (int, str)):
-        modalities = (modalities, )
-    parsed = tuple(
-        by_name.get(m.lower(), m) if isinstance(m, str) else m
-        for m in modalities)
-    if not parsed or any(m not in MODALITY_NAMES for m in parsed):
-        raise ValueError(
-            f'{owner}: modalities must be a non-empty sequence of RGB (0 or '
-            f"'rgb') and IR (1 or 'ir'), got {modalities!r}")
-    return parsed
 
 
 class BaseChannelTransform(BaseTransform):
@@ -73,7 +48,7 @@ class BaseChannelTransform(BaseTransform):
                  modalities: ModalitiesType,
                  color_format: str = 'bgr') -> None:
         name = type(self).__name__
-        self.modalities = parse_modalities(modalities, name)
+        self.modalities = parse_modalities(modalities, f'{name}: modalities')
         if color_format not in ('bgr', 'rgb'):
             raise ValueError(f"{name}: color_format must be 'bgr' or 'rgb', "
                              f'got {color_format!r}')

@@ -46,7 +46,8 @@ class MCLNetHead(BNNeckHead):
 
     Shapes:
         - inputs: a tuple of S (N, D) features; ``loss`` reads ``gt_label``
-          (the ``pid``) and ``modality`` of every data sample.
+          (the ``pid``) of every data sample and the (N,) ``modality``
+          tensor the model passes.
         - ``predict``: (N, D), or (N, 2D) for ``'concat'``.
 
     Example:
@@ -58,6 +59,9 @@ class MCLNetHead(BNNeckHead):
         ...     loss_hks=dict(type='HierarchicalKnowledgeSynergyLoss',
         ...                   loss_weight=5.0))
     """
+
+    #: The ReID model passes the (N,) modality tensor to :meth:`loss`.
+    takes_modality = True
 
     def __init__(self,
                  in_channels: int = 2048,
@@ -93,14 +97,16 @@ class MCLNetHead(BNNeckHead):
         self.loss_hks = MODELS.build(loss_hks) if loss_hks else None
 
     def loss(self, feats: Sequence[torch.Tensor],
-             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+             data_samples: List[DataSample],
+             modality: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The named losses of a batch.
 
         Args:
             feats (Sequence[torch.Tensor]): The S stage features, each
                 (N, D).
-            data_samples (list[DataSample]): N samples with ``gt_label`` and
-                ``modality``.
+            data_samples (list[DataSample]): N samples with ``gt_label``.
+            modality (torch.Tensor): Modality of every sample, (N,) long
+                (from the data preprocessor).
 
         Returns:
             dict[str, torch.Tensor]: Scalar losses (and ``accuracy``).
@@ -114,9 +120,6 @@ class MCLNetHead(BNNeckHead):
         labels = torch.cat([s.gt_label for s in data_samples]).to(
             pooled[-1].device)
         if self.loss_mmd is not None:
-            modality = torch.tensor([s.modality for s in data_samples],
-                                    dtype=torch.long,
-                                    device=pooled[-1].device)
             losses['loss_mmd'] = self.loss_mmd(pooled[-1], labels, modality)
         if self.loss_supcon is not None:
             for s, feat in enumerate(pooled, start=1):

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
 from mmvireid.clustering import cluster_centroids
-from mmvireid.datasets.base_vireid_dataset import IR, RGB
+from mmvireid.structures import IR, RGB
 from mmvireid.registry import MODELS
 from ..losses import (ClusterContrastLoss, InstanceDiscriminationLoss,
                       SoftPrototypeContrastLoss, associated_labels)
@@ -93,6 +93,9 @@ class SPCLHead(BNNeckHead):
         ...                        temperature=0.05, num_negatives=8192),
         ...     progressive=dict(ramp_epochs=20, mode='linear'))
     """
+
+    #: The ReID model passes the (B,) modality tensor to :meth:`loss`.
+    takes_modality = True
 
     #: Buffers whose length changes with the clustering (resized on load).
     RESIZABLE_BUFFERS = ('pseudo_labels', 'modalities', 'rgb_to_ir',
@@ -249,13 +252,16 @@ class SPCLHead(BNNeckHead):
 
     # ----------------------------------------------------------- losses --
     def loss(self, feats: Sequence[torch.Tensor],
-             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+             data_samples: List[DataSample],
+             modality: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Losses of a batch, then the momentum update of the memories.
 
         Args:
             feats (Sequence[Tensor]): Pooled features, the last (B, D).
-            data_samples (list[DataSample]): With ``modality``,
-                ``pseudo_label`` and ``sample_idx``.
+            data_samples (list[DataSample]): With ``pseudo_label`` and
+                ``sample_idx``.
+            modality (Tensor): Modality of every sample, (B,) long (from the
+                data preprocessor).
 
         Returns:
             dict[str, Tensor]: ``loss_instance``, ``loss_intra``,
@@ -263,8 +269,7 @@ class SPCLHead(BNNeckHead):
         """
         _, bn = self(feats)
         queries = F.normalize(bn, dim=1)
-        modality, labels, indices = self._batch_fields(data_samples,
-                                                       queries.device)
+        labels, indices = self._batch_fields(data_samples, queries.device)
         lam = self.progress_weight
         prototypes = {}
         losses = {}
@@ -290,9 +295,9 @@ class SPCLHead(BNNeckHead):
 
     def _batch_fields(self, data_samples: List[DataSample],
                       device: torch.device) -> Tuple[torch.Tensor, ...]:
-        """``modality``, ``pseudo_label`` and ``sample_idx``, each (B,)."""
+        """``pseudo_label`` and ``sample_idx``, each (B,)."""
         fields = []
-        for key in ('modality', 'pseudo_label', 'sample_idx'):
+        for key in ('pseudo_label', 'sample_idx'):
             if any(key not in sample for sample in data_samples):
                 raise KeyError(
                     f'SPCLHead: training data samples need {key!r}; '

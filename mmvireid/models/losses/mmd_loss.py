@@ -2,7 +2,7 @@
 import torch
 from mmengine.model import BaseModule
 
-from mmvireid.datasets.base_vireid_dataset import IR, RGB
+from mmvireid.structures import IR, RGB
 from mmvireid.registry import MODELS
 
 

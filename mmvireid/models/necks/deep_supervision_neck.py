@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule, ModuleList
 
-from mmvireid.datasets.base_vireid_dataset import IR, RGB
+from mmvireid.structures import IR, RGB
 from mmvireid.registry import MODELS
 
 MODALITIES = (RGB, IR)

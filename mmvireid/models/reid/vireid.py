@@ -13,10 +13,12 @@ from mmvireid.registry import MODELS
 class VIReID(BaseModel):
     """Visible-infrared ReID model.
 
-    The backbone (and the neck) receives the per-sample ``modality`` when it
-    declares ``takes_modality = True`` (e.g. :class:`TwoStreamResNet`); any
-    other mmpretrain backbone or neck is called on its input alone (a
-    one-stream model).
+    The data preprocessor (:class:`VIReIDDataPreprocessor` by default)
+    stacks the images and hands over their ``modality`` as an (N,) tensor;
+    the backbone, the neck and the head receive it when they declare
+    ``takes_modality = True`` (e.g. :class:`TwoStreamResNet`,
+    :class:`DeepSupervisionNeck`, :class:`MCLNetHead`); any other mmpretrain
+    backbone or neck is called on its input alone (a one-stream model).
 
     Modes of :meth:`forward`:
 
@@ -30,8 +32,8 @@ class VIReID(BaseModel):
         backbone (dict): Backbone config.
         neck (dict, optional): Pooling config (e.g. ``GeneralizedMeanPooling``).
         head (dict): Head config with ``loss`` and ``predict``.
-        data_preprocessor (dict, optional): Defaults to mmpretrain's
-            ``ClsDataPreprocessor``.
+        data_preprocessor (dict, optional): Defaults to
+            :class:`VIReIDDataPreprocessor` without normalisation.
         flip_test (bool): Average with the flipped image in ``predict``.
             Defaults to True.
 
@@ -43,6 +45,8 @@ class VIReID(BaseModel):
         ...                                 strides=(1, 2, 2, 1))),
         ...     neck=dict(type='GeneralizedMeanPooling', p=3.0),
         ...     head=dict(type='BNNeckHead', num_classes=395))
+        >>> # without a data loader: images (N, 3, H, W), modality (N,)
+        >>> feats = MODELS.build(model)(images, modality=modality)
     """
 
     def __init__(self,
@@ -53,7 +57,7 @@ class VIReID(BaseModel):
                  flip_test: bool = True,
                  init_cfg: Optional[dict] = None):
         data_preprocessor = dict(data_preprocessor or {})
-        data_preprocessor.setdefault('type', 'mmpretrain.ClsDataPreprocessor')
+        data_preprocessor.setdefault('type', 'VIReIDDataPreprocessor')
         super().__init__(
             init_cfg=init_cfg,
             data_preprocessor=MODELS.build(data_preprocessor))
@@ -63,24 +67,47 @@ class VIReID(BaseModel):
         self.flip_test = flip_test
 
     @staticmethod
-    def modality_of(data_samples: List[DataSample],
-                    device: torch.device) -> torch.Tensor:
-        """The ``modality`` of every sample, shape (N,) long."""
-        return torch.tensor([s.modality for s in data_samples],
-                            dtype=torch.long, device=device)
+    def _takes_modality(module) -> bool:
+        return getattr(module, 'takes_modality', False)
 
-    def extract_feat(self, inputs: torch.Tensor,
-                     data_samples: List[DataSample]) -> Tuple[torch.Tensor]:
-        """Backbone and neck: a tuple of pooled features (N, D_i)."""
-        modality = None
-        if getattr(self.backbone, 'takes_modality', False) or getattr(
-                self.neck, 'takes_modality', False):
-            modality = self.modality_of(data_samples, inputs.device)
-        if getattr(self.backbone, 'takes_modality', False):
+    def _check_modality(self, inputs: torch.Tensor,
+                        modality: Optional[torch.Tensor]) -> None:
+        """A model with a modality-routed part needs (N,) ``modality``."""
+        if not any(
+                self._takes_modality(m)
+                for m in (self.backbone, self.neck, self.head)):
+            return
+        if modality is None:
+            raise ValueError(
+                'VIReID: this model routes images by modality '
+                f'({type(self.backbone).__name__}); give modality, an (N,) '
+                'tensor of 0 (RGB) / 1 (IR), or use a data preprocessor '
+                'that provides it (VIReIDDataPreprocessor)')
+        if modality.shape != inputs.shape[:1]:
+            raise ValueError(
+                f'VIReID: modality must have shape ({inputs.shape[0]},), '
+                f'got {tuple(modality.shape)}')
+
+    def extract_feat(self,
+                     inputs: torch.Tensor,
+                     modality: Optional[torch.Tensor] = None
+                     ) -> Tuple[torch.Tensor]:
+        """Backbone and neck.
+
+        Args:
+            inputs (Tensor): Images, (N, 3, H, W).
+            modality (Tensor, optional): Modality of every image, (N,) long;
+                needed when the backbone or the neck takes it.
+
+        Returns:
+            tuple[Tensor]: Pooled features, each (N, D_i).
+        """
+        self._check_modality(inputs, modality)
+        if self._takes_modality(self.backbone):
             x = self.backbone(inputs, modality)
         else:
             x = self.backbone(inputs)
-        if getattr(self.neck, 'takes_modality', False):
+        if self._takes_modality(self.neck):
             x = self.neck(x, modality)
         elif self.neck is not None:
             x = self.neck(x)
@@ -89,27 +116,48 @@ class VIReID(BaseModel):
     def forward(self,
                 inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
+                mode: str = 'tensor',
+                modality: Optional[torch.Tensor] = None):
+        """See the modes in the class docstring.
+
+        Args:
+            inputs (Tensor): Images, (N, 3, H, W).
+            data_samples (list[DataSample], optional): Needed by ``'loss'``
+                and ``'predict'``.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``.
+            modality (Tensor, optional): (N,) long, from the data
+                preprocessor.
+        """
         if mode == 'loss':
-            return self.loss(inputs, data_samples)
+            return self.loss(inputs, data_samples, modality)
         if mode == 'predict':
-            return self.predict(inputs, data_samples)
+            return self.predict(inputs, data_samples, modality)
         if mode == 'tensor':
-            return self.extract_feat(inputs, data_samples)
+            return self.extract_feat(inputs, modality)
         raise RuntimeError(f'VIReID: invalid mode {mode!r}; expected '
                            "'loss', 'predict' or 'tensor'")
 
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
-        return self.head.loss(self.extract_feat(inputs, data_samples),
-                              data_samples)
+    def loss(self,
+             inputs: torch.Tensor,
+             data_samples: List[DataSample],
+             modality: Optional[torch.Tensor] = None
+             ) -> Dict[str, torch.Tensor]:
+        """The head's losses of a batch (the head gets ``modality`` when it
+        takes it)."""
+        feats = self.extract_feat(inputs, modality)
+        if self._takes_modality(self.head):
+            return self.head.loss(feats, data_samples, modality)
+        return self.head.loss(feats, data_samples)
 
-    def predict(self, inputs: torch.Tensor,
-                data_samples: List[DataSample]) -> List[DataSample]:
-        feats = self.head.predict(self.extract_feat(inputs, data_samples))
+    def predict(self,
+                inputs: torch.Tensor,
+                data_samples: List[DataSample],
+                modality: Optional[torch.Tensor] = None) -> List[DataSample]:
+        """Set the L2-normalised (flip-averaged) feature on every sample."""
+        feats = self.head.predict(self.extract_feat(inputs, modality))
         if self.flip_test:
             flipped = self.head.predict(
-                self.extract_feat(inputs.flip(3), data_samples))
+                self.extract_feat(inputs.flip(3), modality))
             feats = (feats + flipped) / 2
         feats = F.normalize(feats, dim=1)
         for sample, feat in zip(data_samples, feats):

@@ -57,6 +57,6 @@ def test_bad_arguments_and_repr():
     with pytest.raises(ValueError, match='gray_prob'):
         TRANSFORMS.build(dict(type='ChannelAdapGray', gray_prob=-0.1))
     with pytest.raises(ValueError, match='modalities'):
-        TRANSFORMS.build(dict(type='ChannelAdapGray', modalities='thermal'))
+        TRANSFORMS.build(dict(type='ChannelAdapGray', modalities='depth'))
     assert repr(TRANSFORMS.build(dict(type='ChannelAdapGray'))) == (
         "ChannelAdapGray(gray_prob=0.5, modalities=(1,), color_format='bgr')")

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from mmvireid.datasets.base_vireid_dataset import IR, RGB
+from mmvireid.structures import IR, RGB
 from mmvireid.models.losses import (ClassWiseMMDLoss,
                                     HierarchicalKnowledgeSynergyLoss,
                                     SupConLoss)
@@ -29,10 +29,7 @@ def make_head(**kwargs):
 
 
 def samples():
-    return [
-        DataSample(metainfo=dict(modality=int(m))).set_gt_label(int(y))
-        for y, m in zip(LABELS, MODALITY)
-    ]
+    return [DataSample().set_gt_label(int(y)) for y in LABELS]
 
 
 def stage_feats(requires_grad=False):
@@ -45,7 +42,7 @@ def stage_feats(requires_grad=False):
 def test_default_losses_named_and_equal_to_weighted_modules():
     head = make_head()
     feats = stage_feats()
-    losses = head.loss(feats, samples())
+    losses = head.loss(feats, samples(), MODALITY)
     assert set(losses) == ALL_LOSSES
 
     # identity loss: CE on the batch-normalised f4, written out
@@ -69,7 +66,7 @@ def test_default_losses_named_and_equal_to_weighted_modules():
         5.0 * HierarchicalKnowledgeSynergyLoss(temperature=1.0)(feats))
 
 
-def test_mmd_reads_modality_from_data_samples():
+def test_mmd_reads_the_modality_tensor():
     """The same features with another RGB/IR split of pid 0 (rows 0, 1, 6,
     7: RGB {0, 6} / IR {1, 7} becomes RGB {1, 6} / IR {0, 7}) give the MMD
     of that split."""
@@ -77,20 +74,17 @@ def test_mmd_reads_modality_from_data_samples():
     feats = stage_feats()
     swapped = MODALITY.clone()
     swapped[0], swapped[1] = IR, RGB
-    batch = [
-        DataSample(metainfo=dict(modality=int(m))).set_gt_label(int(y))
-        for y, m in zip(LABELS, swapped)
-    ]
-    loss = head.loss(feats, batch)['loss_mmd']
+    batch = samples()
+    loss = head.loss(feats, batch, swapped)['loss_mmd']
     torch.testing.assert_close(
         loss, 0.25 * ClassWiseMMDLoss()(feats[3], LABELS, swapped))
-    assert not torch.allclose(loss, head.loss(feats, samples())['loss_mmd'])
+    assert not torch.allclose(loss, head.loss(feats, samples(), MODALITY)['loss_mmd'])
 
 
 def test_every_loss_sends_gradient_to_its_features():
     head = make_head(loss_id=None)
     feats = stage_feats(requires_grad=True)
-    losses = head.loss(feats, samples())
+    losses = head.loss(feats, samples(), MODALITY)
     grads = torch.autograd.grad(losses['loss_supcon_s2'], feats,
                                 allow_unused=True)
     assert grads[1] is not None and grads[1].abs().sum() > 0
@@ -110,7 +104,7 @@ def test_every_loss_sends_gradient_to_its_features():
 ])
 def test_disabling_a_loss_removes_it(disabled, removed):
     head = make_head(**{disabled: None})
-    losses = head.loss(stage_feats(), samples())
+    losses = head.loss(stage_feats(), samples(), MODALITY)
     assert set(losses) == ALL_LOSSES - removed
     if disabled == 'loss_id':
         assert head.classifier is None
@@ -120,7 +114,7 @@ def test_optional_triplet_on_f4():
     head = make_head(
         loss_triplet=dict(type='TripletLoss', margin=0.3, loss_weight=2.0))
     feats = stage_feats()
-    losses = head.loss(feats, samples())
+    losses = head.loss(feats, samples(), MODALITY)
     assert set(losses) == ALL_LOSSES | {'loss_triplet'}
     f4 = feats[3]
     dist = torch.cdist(f4, f4)
@@ -140,8 +134,8 @@ def test_loss_weights_are_configurable():
                       loss_weight=1.0))
     default = make_head()
     feats = stage_feats()
-    mine = head.loss(feats, samples())
-    ref = default.loss(feats, samples())
+    mine = head.loss(feats, samples(), MODALITY)
+    ref = default.loss(feats, samples(), MODALITY)
     torch.testing.assert_close(mine['loss_mmd'] * 0.25, ref['loss_mmd'])
     torch.testing.assert_close(mine['loss_supcon_s3'] * 5,
                                ref['loss_supcon_s3'])
@@ -169,8 +163,8 @@ def test_predict_is_bnneck_of_f4():
 def test_hks_needs_several_stages():
     head = make_head()
     with pytest.raises(ValueError, match='at least 2 stages'):
-        head.loss(stage_feats()[3:], samples())
+        head.loss(stage_feats()[3:], samples(), MODALITY)
     # without HKS a single feature is enough
     head = make_head(loss_hks=None)
-    losses = head.loss(stage_feats()[3:], samples())
+    losses = head.loss(stage_feats()[3:], samples(), MODALITY)
     assert {'loss_id', 'loss_mmd', 'loss_supcon_s1'} <= set(losses)

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from mmvireid.datasets import IR, RGB
+from mmvireid.structures import IR, RGB
 from mmvireid.models.heads import SPCLHead
 from mmvireid.models.losses import SoftPrototypeContrastLoss
 from mmvireid.registry import MODELS
@@ -59,11 +59,11 @@ def batch():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(len(BATCH), D, generator=g, requires_grad=True)
     samples = [
-        DataSample(metainfo=dict(
-            sample_idx=idx, modality=modality, pseudo_label=label))
-        for idx, modality, label in BATCH
+        DataSample(metainfo=dict(sample_idx=idx, pseudo_label=label))
+        for idx, _, label in BATCH
     ]
-    return x, samples
+    modality = torch.tensor([modality for _, modality, _ in BATCH])
+    return x, samples, modality
 
 
 def ce(logits, labels):
@@ -93,8 +93,8 @@ def test_losses_equal_the_standalone_losses_and_memories_update():
     assert head.ir_to_rgb.tolist() == [1, 2]
 
     head.set_epoch(1)  # lambda = 1 / 4
-    x, samples = batch()
-    losses = head.loss((x, ), samples)
+    x, samples, modality = batch()
+    losses = head.loss((x, ), samples, modality)
     q = F.normalize(x, dim=1).detach()
     idx = torch.tensor([b[0] for b in BATCH])
     labels = torch.tensor([b[2] for b in BATCH])
@@ -156,8 +156,8 @@ def test_cluster_contrast_baseline():
     head.reset_memories(feats, LABELS, MODALITIES, PAIRS)
     c_rgb = head.cluster_memories[RGB].features.clone()
     c_ir = head.cluster_memories[IR].features.clone()
-    x, samples = batch()
-    losses = head.loss((x, ), samples)
+    x, samples, modality = batch()
+    losses = head.loss((x, ), samples, modality)
     q = F.normalize(x, dim=1).detach()
     assert set(losses) == {'loss_intra', 'loss_cross'}
     expected_intra = ce(q[:3] @ c_rgb.t() / TAU, torch.tensor([0, 1, 2])) + \
@@ -178,10 +178,10 @@ def test_a_modality_without_clusters_trains_on_what_it_has():
                         torch.zeros(0, 2, dtype=torch.long))
     assert head.num_clusters(RGB) == 3 and head.num_clusters(IR) == 0
     assert head.rgb_to_ir.tolist() == [-1] * 3 and len(head.ir_to_rgb) == 0
-    x, samples = batch()
+    x, samples, modality = batch()
     for sample in samples[3:]:
         sample.set_metainfo(dict(pseudo_label=-1))
-    losses = head.loss((x, ), samples)
+    losses = head.loss((x, ), samples, modality)
     assert losses['loss_cross'].item() == 0  # nothing is associated
     assert losses['loss_intra'].item() > 0  # the RGB term
     assert all(torch.isfinite(v) for v in losses.values())
@@ -195,7 +195,7 @@ def test_a_modality_without_clusters_trains_on_what_it_has():
     head.set_epoch(2)
     for sample in samples:
         sample.set_metainfo(dict(pseudo_label=-1))
-    losses = head.loss((x, ), samples)
+    losses = head.loss((x, ), samples, modality)
     assert losses['loss_intra'].item() == losses['loss_cross'].item() == 0
     assert losses['loss_instance'].item() > 0
 
@@ -243,10 +243,10 @@ def test_errors():
         make_head(loss_intra=dict(type='TripletLoss'))
     head = make_head()
     head.reset_memories(features(), LABELS, MODALITIES, PAIRS)
-    x, samples = batch()
+    x, samples, modality = batch()
     del samples[0].pseudo_label
     with pytest.raises(KeyError, match="need 'pseudo_label'.*ClusteringHook"):
-        head.loss((x, ), samples)
+        head.loss((x, ), samples, modality)
     with pytest.raises(ValueError, match=r'features \(N, 4\)'):
         head.reset_memories(
             torch.zeros(8, 3), LABELS, MODALITIES, PAIRS)

@@ -1,8 +1,10 @@
+import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
 
 
 def build_model(backbone=None):
@@ -26,9 +28,35 @@ def samples(n=4):
     ]
 
 
+def preprocessed(model, n=4):
+    """A batch as the data loader gives it, through the model's data
+    preprocessor: uint8 images (3, H, W) and data samples."""
+    g = torch.Generator().manual_seed(0)
+    images = [
+        torch.randint(0, 256, (3, 64, 32), generator=g, dtype=torch.uint8)
+        for _ in range(n)
+    ]
+    return model.data_preprocessor(
+        dict(inputs=images, data_samples=samples(n)), training=True)
+
+
+def test_preprocessor_hands_the_modality_tensor():
+    model = build_model()
+    data = preprocessed(model)
+    assert set(data) == {'inputs', 'data_samples', 'modality'}
+    assert data['modality'].tolist() == [RGB, IR, RGB, IR]
+    assert data['modality'].dtype == torch.long
+    assert data['inputs'].shape == (4, 3, 64, 32)
+    bad = samples()
+    del bad[2].modality
+    with pytest.raises(KeyError, match="no 'modality'"):
+        model.data_preprocessor(
+            dict(inputs=[torch.zeros(3, 8, 4)] * 4, data_samples=bad))
+
+
 def test_loss_mode_returns_named_losses():
     model = build_model()
-    losses = model(torch.randn(4, 3, 64, 32), samples(), mode='loss')
+    losses = model(**preprocessed(model), mode='loss')
     assert {'loss_id', 'loss_triplet'} <= set(losses)
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
@@ -36,23 +64,51 @@ def test_loss_mode_returns_named_losses():
     assert model.backbone.streams[1].conv1.weight.grad is not None
 
 
+def test_two_stream_model_needs_the_modality():
+    model = build_model()
+    with pytest.raises(ValueError, match='routes images by modality'):
+        model(torch.randn(4, 3, 64, 32), samples(), mode='tensor')
+    with pytest.raises(ValueError, match=r'modality must have shape \(4,\)'):
+        model(torch.randn(4, 3, 64, 32), mode='tensor',
+              modality=torch.zeros(3, dtype=torch.long))
+
+
 def test_predict_is_flip_averaged_and_normalised():
     model = build_model()
     model.eval()
-    x = torch.randn(4, 3, 64, 32)
+    data = preprocessed(model)
+    x, modality = data['inputs'], data['modality']
     with torch.no_grad():
-        out = model(x, samples(), mode='predict')
+        out = model(**data, mode='predict')
         feats = torch.stack([s.feature for s in out])
         # independent: tensor mode -> BN-neck, on the image and its flip
-        plain = model.head.bnneck(model(x, samples(), mode='tensor')[-1])
-        flipped = model.head.bnneck(
-            model(x.flip(3), samples(), mode='tensor')[-1])
+        plain = model.head.bnneck(model(x, modality=modality)[-1])
+        flipped = model.head.bnneck(model(x.flip(3), modality=modality)[-1])
     torch.testing.assert_close(feats, F.normalize(plain + flipped, dim=1))
     torch.testing.assert_close(feats.norm(dim=1), torch.ones(4))
+
+
+def test_modality_routes_each_image_to_its_stream():
+    """Swapping one image's modality changes its feature and only its."""
+    model = build_model()
+    model.eval()
+    with torch.no_grad():  # both streams start equal: make them differ
+        model.backbone.streams[IR].conv1.weight.mul_(-1)
+    data = preprocessed(model)
+    swapped = data['modality'].clone()
+    swapped[0] = IR
+    with torch.no_grad():
+        feats = model(data['inputs'], modality=data['modality'])[-1]
+        other = model(data['inputs'], modality=swapped)[-1]
+    assert not torch.allclose(feats[0], other[0])
+    torch.testing.assert_close(feats[1:], other[1:])
 
 
 def test_one_stream_mmpretrain_backbone():
     model = build_model(
         dict(type='ResNet', depth=18, strides=(1, 2, 2, 1)))
-    losses = model(torch.randn(4, 3, 64, 32), samples(), mode='loss')
+    losses = model(**preprocessed(model), mode='loss')
     assert torch.isfinite(losses['loss_id'])
+    # a one-stream model runs without any modality
+    feats = model(torch.randn(2, 3, 64, 32))
+    assert feats[-1].shape == (2, 512)

@@ -1,0 +1,64 @@
+"""Batch preparation of VI-ReID: images and their modality."""
+import torch
+from mmpretrain.models import ClsDataPreprocessor
+
+from mmvireid.registry import MODELS
+
+
+@MODELS.register_module()
+class VIReIDDataPreprocessor(ClsDataPreprocessor):
+    """mmpretrain's :class:`ClsDataPreprocessor` that also hands the model
+    the modality of every image.
+
+    Stacks, normalises (and BGR→RGB converts) the images as
+    ``ClsDataPreprocessor`` does, then gathers the ``modality`` metainfo of
+    the data samples (written by the datasets, packed by
+    ``PackVIReIDInputs``) into one tensor, so the model never reads it from
+    the samples itself: the one place the (N,) modality tensor is built.
+
+    Returns of :meth:`forward`: ``dict(inputs=(N, 3, H, W) float,
+    data_samples=list, modality=(N,) long)`` on the model's device;
+    ``modality`` is None when the batch has no data samples.
+
+    Args:
+        **kwargs: Arguments of :class:`ClsDataPreprocessor` (``mean``,
+            ``std``, ``to_rgb`` ...).
+
+    Example:
+        >>> data_preprocessor = dict(
+        ...     type='VIReIDDataPreprocessor',
+        ...     mean=[123.675, 116.28, 103.53],
+        ...     std=[58.395, 57.12, 57.375],
+        ...     to_rgb=True)
+    """
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Normalise and stack the images, gather the modalities.
+
+        Args:
+            data (dict): A batch of the data loader, ``inputs`` and
+                ``data_samples``.
+            training (bool): Whether the batch is a training batch.
+
+        Returns:
+            dict: ``inputs``, ``data_samples`` and ``modality``.
+
+        Raises:
+            KeyError: If a data sample lacks ``modality``, naming its image.
+        """
+        data = super().forward(data, training)
+        data_samples = data.get('data_samples')
+        modality = None
+        if data_samples is not None:
+            for sample in data_samples:
+                if 'modality' not in sample:
+                    raise KeyError(
+                        f'VIReIDDataPreprocessor: the data sample of '
+                        f"{sample.get('img_path')!r} has no 'modality'; the "
+                        'dataset must give one (RGB = 0, IR = 1) and '
+                        'PackVIReIDInputs packs it')
+            modality = torch.tensor([int(s.modality) for s in data_samples],
+                                    dtype=torch.long,
+                                    device=self.device)
+        data['modality'] = modality
+        return data
