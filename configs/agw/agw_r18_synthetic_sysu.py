@@ -1,7 +1,8 @@
 # The AGW-style two-stream baseline sized for a 2-core CPU (the supervised
 # reference of the synthetic tables in configs/mclnet and configs/spcl_id),
 # trained from scratch on the synthetic dataset in SYSU-MM01's layout
-#   python tools/dataset_converters/make_synthetic_vireid.py --layout sysu --out data/synthetic_sysu
+#   python tools/dataset_converters/make_synthetic_vireid.py \
+#       --layout sysu --out data/synthetic_sysu
 # and evaluated with the SYSU protocol (all-search and indoor-search, ten
 # single-shot galleries). No pretrained weights (nothing is downloaded).
 _base_ = [

@@ -1,8 +1,8 @@
 # MCLNet on RegDB: one model per trial (1..10), evaluated on the trial's own
 # test split in both directions (regdb/visible2thermal/...,
-# regdb/thermal2visible/...). The trial is a config option: `trial` below is
-# read when this file is parsed, so on the command line override the
-# datasets (a top-level `trial=` override comes too late), e.g. trial 3:
+# regdb/thermal2visible/...). The trial is set in the dataset base
+# (configs/_base_/datasets/regdb.py, trial 1); on the command line override
+# the datasets (a top-level `trial=` override comes too late), e.g. trial 3:
 #   python tools/train.py configs/mclnet/mclnet_r50_regdb.py \
 #       --work-dir work_dirs/mclnet_r50_regdb_trial3 \
 #       --cfg-options train_dataloader.dataset.trial=3 \
@@ -12,11 +12,6 @@ _base_ = [
     '../_base_/models/mclnet_r50.py', '../_base_/datasets/regdb.py',
     '../_base_/schedules/mclnet_sgd_151e.py', '../_base_/default_runtime.py'
 ]
-
-trial = 1
-train_dataloader = dict(dataset=dict(trial=trial))
-val_dataloader = dict(dataset=dict(trial=trial))
-test_dataloader = val_dataloader
 
 # 206 training identities per trial
 model = dict(head=dict(num_classes=206))

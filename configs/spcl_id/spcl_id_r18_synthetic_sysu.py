@@ -1,7 +1,8 @@
 # SPCL-ID quick start: sized for a 2-core CPU, trained from scratch (no
 # pretrained weights, nothing downloaded) without any identity label on the
 # synthetic dataset in SYSU-MM01's layout
-#   python tools/dataset_converters/make_synthetic_vireid.py --layout sysu --out data/synthetic_sysu
+#   python tools/dataset_converters/make_synthetic_vireid.py \
+#       --layout sysu --out data/synthetic_sysu
 # and evaluated with the SYSU protocol. ClusteringHook logs the adjusted
 # Rand index of the pseudo-labels against the true ids every epoch.
 _base_ = ['./spcl_id_r50_sysu.py']
@@ -23,7 +24,7 @@ model = dict(
         loss_instance=dict(num_negatives=None),
         progressive=dict(ramp_epochs=8)))
 
-# The modality tricks of methods.md section 2 (ADCA / PGM): visible images
+# The modality tricks of docs/en/methods.md §2 (ADCA / PGM): visible images
 # are often replaced by one of their colour channels or their gray version,
 # which carries the grey structure an IR image shows.
 train_pipeline = [

@@ -3,34 +3,16 @@
 # 8 pseudo-identities x 16 instances per modality, 100 iterations an epoch,
 # Adam 3.5e-4, 50 epochs.
 _base_ = [
-    '../_base_/models/spcl_id_r50.py', '../_base_/datasets/regdb.py',
+    '../_base_/models/spcl_id_r50.py', '../_base_/datasets/regdb_unsup.py',
     '../_base_/schedules/adam_unsup.py', '../_base_/default_runtime.py'
 ]
 
 # 4,120 training images: the instance loss uses every slot
 model = dict(head=dict(loss_instance=dict(num_negatives=None)))
 
-num_pids, num_instances = 8, 16
-train_dataloader = dict(
-    batch_size=num_pids * 2 * num_instances,
-    sampler=dict(
-        type='PseudoLabelSampler',
-        num_pids=num_pids,
-        num_instances=num_instances,
-        iters_per_epoch=100),
-    dataset=dict(pipeline={{_base_.channel_aug_train_pipeline}}))
-
-custom_hooks = [
-    dict(
-        type='ClusteringHook',
-        pipeline={{_base_.test_pipeline}},
-        k1=30,
-        k2=6,
-        eps=0.3,
-        min_samples=4,
-        dataloader=dict(batch_size=128, num_workers=4)),
-    dict(type='ProgressiveScheduleHook'),
-]
+# the clustering of the dataset base, then the epoch handed to the head's
+# progressive schedule
+custom_hooks = _base_.custom_hooks + [dict(type='ProgressiveScheduleHook')]
 
 default_hooks = dict(
     checkpoint=dict(save_best='regdb/visible2thermal/mAP', rule='greater'))

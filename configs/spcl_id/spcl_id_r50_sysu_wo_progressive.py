@@ -4,13 +4,8 @@ _base_ = ['./spcl_id_r50_sysu.py']
 
 model = dict(head=dict(progressive=None))
 
+# no schedule, no ProgressiveScheduleHook
 custom_hooks = [
-    dict(
-        type='ClusteringHook',
-        pipeline={{_base_.test_pipeline}},
-        k1=30,
-        k2=6,
-        eps=0.6,
-        min_samples=4,
-        dataloader=dict(batch_size=128, num_workers=4)),
+    hook for hook in _base_.custom_hooks
+    if hook.type != 'ProgressiveScheduleHook'
 ]

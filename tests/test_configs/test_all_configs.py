@@ -3,8 +3,10 @@ import glob
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
+from mmvireid.models import VIReIDDataPreprocessor
 from mmvireid.registry import DATASETS, METRICS, MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -29,6 +31,18 @@ def test_config_builds(path):
     assert test_set.split == 'test' and train_set.split == 'train'
     assert METRICS.get(cfg.test_evaluator.type) is not None
     assert cfg.test_evaluator.protocol == PROTOCOL[test_set.type]
-    # the model builds (pretrained weights are loaded by init_weights only)
-    model = MODELS.build(cfg.model)
+    # the model builds as the Runner builds it, the top-level
+    # data_preprocessor of the dataset base configuring the model's own
+    # (pretrained weights are loaded by init_weights only)
+    assert 'data_preprocessor' not in cfg.model
+    model_cfg = cfg.model.to_dict()
+    model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
     assert model.head is not None
+    preprocessor = model.data_preprocessor
+    assert isinstance(preprocessor, VIReIDDataPreprocessor)
+    assert preprocessor.to_rgb
+    torch.testing.assert_close(preprocessor.mean.flatten(),
+                               torch.tensor([123.675, 116.28, 103.53]))
+    torch.testing.assert_close(preprocessor.std.flatten(),
+                               torch.tensor([58.395, 57.12, 57.375]))

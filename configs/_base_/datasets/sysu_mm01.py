@@ -4,6 +4,15 @@ data_root = 'data/sysu_mm01'
 img_h, img_w = 288, 144
 num_pids, num_instances = 4, 4  # a batch: P ids x (K RGB + K IR)
 
+# Batches as the model takes them: BGR -> RGB, ImageNet mean / std (those of
+# the pretrained weights). MMEngine's Runner hands this to the model, whose
+# own preprocessor type it configures (VIReID's VIReIDDataPreprocessor also
+# gathers the (N,) modality tensor that routes images to their stream).
+data_preprocessor = dict(
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
+
 train_pipeline = [
     dict(type='LoadVIReIDImage'),
     dict(type='Resize', scale=(img_w, img_h), keep_ratio=False),
@@ -12,10 +21,10 @@ train_pipeline = [
     dict(type='ChannelRandomErasing', erase_prob=0.5),
     dict(type='PackVIReIDInputs'),
 ]
-# The same with the modality tricks of methods.md section 2 (CAJ / ADCA /
+# The same with the modality tricks of docs/en/methods.md §2 (CAJ / ADCA /
 # PGM): a visible image is often replaced by one of its colour channels or
 # its gray version, an IR one by one of its channels. The unsupervised
-# configs train with it (train_dataloader.dataset.pipeline).
+# configs train with it (sysu_mm01_unsup.py, regdb_unsup.py).
 channel_aug_train_pipeline = [
     dict(type='LoadVIReIDImage'),
     dict(type='Resize', scale=(img_w, img_h), keep_ratio=False),

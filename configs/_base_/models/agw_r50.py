@@ -1,13 +1,8 @@
-# AGW-style two-stream baseline (methods.md section 4): ResNet-50 with a
+# AGW-style two-stream baseline (docs/en/methods.md §4): ResNet-50 with a
 # modality-specific stem, last stride 1, GeM, BN-neck, ID + weighted
 # regularisation triplet loss.
 model = dict(
     type='VIReID',
-    data_preprocessor=dict(
-        type='VIReIDDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
     backbone=dict(
         type='TwoStreamResNet',
         num_specific_stages=0,

@@ -1,4 +1,4 @@
-# MCLNet (methods.md section 3): two-stream ResNet-50 with modality-specific
+# MCLNet (docs/en/methods.md §3): two-stream ResNet-50 with modality-specific
 # stem + layer1 + layer2 and shared layer3 + layer4, last stride 1;
 # separable-conv projections of layer1/layer2 (per modality) and layer3
 # (shared) to 2048 channels for deep supervision; GeM on the four maps;
@@ -6,11 +6,6 @@
 # (f1, ..., f4).
 model = dict(
     type='VIReID',
-    data_preprocessor=dict(
-        type='VIReIDDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
     backbone=dict(
         type='TwoStreamResNet',
         num_specific_stages=2,

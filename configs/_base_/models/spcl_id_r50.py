@@ -1,4 +1,4 @@
-# SPCL-ID (methods.md section 6, our formulation) on the cluster-contrast
+# SPCL-ID (docs/en/methods.md §6, our formulation) on the cluster-contrast
 # model of cluster_contrast_r50.py (AGW-style two-stream ResNet-50 with a
 # modality-specific stem, last stride 1, GeM, BN-neck; the query is the
 # L2-normalised BN-neck feature; a cluster memory per modality, momentum
@@ -13,8 +13,8 @@
 # - the progressive schedule L = (1 - l(e)) L_ins + l(e) L_sp
 #   + lambda_cm l(e) L_cross, l(e) a linear ramp from 0 to 1 over 20 epochs
 #   (ProgressiveScheduleHook hands the epoch to the head).
-# Pseudo-labels come from ClusteringHook (custom_hooks of the method
-# configs).
+# Pseudo-labels come from ClusteringHook (custom_hooks of the unsupervised
+# dataset bases, ../datasets/*_unsup.py).
 _base_ = ['./agw_r50.py']
 
 model = dict(

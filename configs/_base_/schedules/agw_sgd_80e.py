@@ -1,4 +1,4 @@
-# AGW's schedule (methods.md section 4): SGD with a 10-epoch linear warm-up,
+# AGW's schedule (docs/en/methods.md §4): SGD with a 10-epoch linear warm-up,
 # x0.1 at epoch 20 and x0.01 at epoch 50; lr 0.1 for the BN-neck and the
 # classifier, 0.01 for everything else (AGW / MCLNet code).
 optim_wrapper = dict(

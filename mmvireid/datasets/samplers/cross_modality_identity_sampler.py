@@ -96,7 +96,8 @@ class CrossModalityIdentitySampler(Sampler):
         ...     num_workers=4,
         ...     sampler=dict(type='CrossModalityIdentitySampler',
         ...                  num_pids=4, num_instances=4),
-        ...     dataset=dict(type='SYSUMM01', data_root='data/SYSU-MM01',
+        ...     dataset=dict(type='SYSUMM01Dataset',
+        ...                  data_root='data/sysu_mm01',
         ...                  pipeline=train_pipeline))
     """
 

@@ -16,9 +16,10 @@ class PackVIReIDInputs(PackInputs):
     pipeline converted it); ``data_samples`` is a
     :class:`mmpretrain.structures.DataSample` whose ``gt_label`` is the
     ``pid`` (shape (1,), when the item has one, -1 included) and whose
-    metainfo holds every key of ``meta_keys`` found in the item. The data
-    preprocessor splits a batch by the ``modality`` metainfo, so ``img`` and
-    ``modality`` are required.
+    metainfo holds every key of ``meta_keys`` found in the item.
+    :class:`VIReIDDataPreprocessor` gathers the ``modality`` metainfo of a
+    batch into the (N,) tensor by which the model routes every image to the
+    stream of its modality, so ``img`` and ``modality`` are required.
 
     **Required Keys:** ``img`` (H, W, C), ``modality``.
 

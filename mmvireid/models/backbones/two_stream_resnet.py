@@ -1,6 +1,7 @@
 """Two-stream wrapper around any mmpretrain ResNet-family backbone."""
 import copy
-from typing import List, Sequence, Tuple
+from functools import partial
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
@@ -9,6 +10,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmvireid.registry import MODELS
+from ..utils.modality_routing import route_by_modality
 
 NUM_MODALITIES = 2
 
@@ -36,10 +38,14 @@ class TwoStreamResNet(BaseModule):
     (``ResNet``, ``ResNetV1c``, ``ResNetV1d``, ``ResNeXt``, ``SEResNet``,
     ``SEResNeXt``, ...): a stem followed by ``res_layers``. One copy of the
     stem and of the first ``num_specific_stages`` residual stages exists per
-    modality (RGB = 0, IR = 1); the remaining stages are shared, so their
-    BatchNorm statistics see both modalities of a batch. Every sample is
-    routed through the stream of its own modality, and the batch order is
-    kept.
+    modality (RGB = 0, IR = 1); the remaining stages are shared. Every
+    sample is routed through the stream of its own modality and the batch
+    order is kept (:func:`route_by_modality`): in training the images of a
+    modality go through their stream as one sub-batch, so a stream's
+    BatchNorm statistics come from its modality only, while those of the
+    shared stages see both modalities of the batch; in inference (eval
+    mode) both streams run on the whole batch and every image takes its
+    stream's maps, which keeps shapes static for ``torch.export`` / ONNX.
 
     The copies are mmpretrain modules whose unused parts are replaced by
     ``nn.Identity``, so their parameter names are the backbone's own
@@ -109,7 +115,8 @@ class TwoStreamResNet(BaseModule):
         self.num_specific_stages = num_specific_stages
         self.out_indices = tuple(self.shared.out_indices)
 
-        for name in _stem_names(self.shared) + stage_names[:num_specific_stages]:
+        for name in (_stem_names(self.shared) +
+                     stage_names[:num_specific_stages]):
             setattr(self.shared, name, nn.Identity())
         for stream in self.streams:
             for name in stage_names[num_specific_stages:]:
@@ -141,7 +148,8 @@ class TwoStreamResNet(BaseModule):
                 k[len(prefix):]: v
                 for k, v in state_dict.items() if k.startswith(prefix)
             }
-        parts = [('rgb stream', self.streams[0]), ('ir stream', self.streams[1]),
+        parts = [('rgb stream', self.streams[0]),
+                 ('ir stream', self.streams[1]),
                  ('shared stages', self.shared)]
         used = set()
         for part_name, part in parts:
@@ -164,6 +172,11 @@ class TwoStreamResNet(BaseModule):
                 modality: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Forward a batch that mixes modalities.
 
+        Every image goes through the stem and specific stages of its
+        modality's stream (:func:`route_by_modality`: one sub-batch per
+        modality in training, the whole batch in eval mode), then the whole
+        batch, in its order, through the shared stages.
+
         Args:
             x (Tensor): Images, shape (N, 3, H, W).
             modality (Tensor): Modality of every image, shape (N,), 0 (RGB)
@@ -172,32 +185,18 @@ class TwoStreamResNet(BaseModule):
         Returns:
             tuple[Tensor]: The maps of the stages in ``out_indices``.
         """
-        if modality.shape != (x.shape[0], ):
-            raise ValueError(f'TwoStreamResNet: modality must have shape '
-                             f'({x.shape[0]},), got {tuple(modality.shape)}')
-        # specific[s] collects, per modality, the output of stage s
-        # (0 = stem, i = layer i) for the samples of that modality.
-        routed: List[Tuple[torch.Tensor, List[torch.Tensor]]] = []
-        for m, stream in enumerate(self.streams):
-            index = torch.nonzero(modality == m, as_tuple=True)[0]
-            if index.numel() == 0:
-                continue
-            h = _stem(stream, x[index])
-            maps = [h]
-            for name in stream.res_layers[:self.num_specific_stages]:
-                h = getattr(stream, name)(h)
-                maps.append(h)
-            routed.append((index, maps))
-        merged = [
-            self._merge([(index, maps[s]) for index, maps in routed],
-                        x.shape[0]) for s in range(self.num_specific_stages + 1)
-        ]
-
+        # specific[0] is the stem's map, specific[i] the map of layer i
+        specific = route_by_modality(
+            x,
+            modality,
+            [partial(self._specific_maps, stream) for stream in self.streams],
+            sub_batches=self.training,
+            owner=type(self).__name__)
         outs = []
-        h = merged[-1]
+        h = specific[-1]
         for i, name in enumerate(self.shared.res_layers):
             if i < self.num_specific_stages:
-                stage_out = merged[i + 1]
+                stage_out = specific[i + 1]
             else:
                 h = getattr(self.shared, name)(h)
                 stage_out = h
@@ -205,14 +204,10 @@ class TwoStreamResNet(BaseModule):
                 outs.append(stage_out)
         return tuple(outs)
 
-    @staticmethod
-    def _merge(parts: Sequence[Tuple[torch.Tensor, torch.Tensor]],
-               batch_size: int) -> torch.Tensor:
-        """Put per-modality maps back in batch order."""
-        if len(parts) == 1 and parts[0][0].numel() == batch_size:
-            return parts[0][1]
-        first = parts[0][1]
-        out = first.new_empty((batch_size, ) + tuple(first.shape[1:]))
-        for index, value in parts:
-            out[index] = value
-        return out
+    def _specific_maps(self, stream: nn.Module,
+                       x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """The maps of the stem and of the specific stages of ``stream``."""
+        maps = [_stem(stream, x)]
+        for name in stream.res_layers[:self.num_specific_stages]:
+            maps.append(getattr(stream, name)(maps[-1]))
+        return tuple(maps)

@@ -3,6 +3,7 @@ import torch
 from mmpretrain.models import ClsDataPreprocessor
 
 from mmvireid.registry import MODELS
+from mmvireid.structures import parse_modality
 
 
 @MODELS.register_module()
@@ -25,8 +26,10 @@ class VIReIDDataPreprocessor(ClsDataPreprocessor):
             ``std``, ``to_rgb`` ...).
 
     Example:
+        >>> # configs/_base_/datasets/*.py, at top level (mmpretrain's
+        >>> # convention): MMEngine's Runner hands it to the model, and
+        >>> # VIReID builds it as a VIReIDDataPreprocessor
         >>> data_preprocessor = dict(
-        ...     type='VIReIDDataPreprocessor',
         ...     mean=[123.675, 116.28, 103.53],
         ...     std=[58.395, 57.12, 57.375],
         ...     to_rgb=True)
@@ -45,20 +48,30 @@ class VIReIDDataPreprocessor(ClsDataPreprocessor):
 
         Raises:
             KeyError: If a data sample lacks ``modality``, naming its image.
+            ValueError: If a ``modality`` is neither RGB (``0`` /
+                ``'rgb'`` ...) nor IR (``1`` / ``'ir'`` ...), naming its
+                image.
         """
         data = super().forward(data, training)
         data_samples = data.get('data_samples')
         modality = None
         if data_samples is not None:
-            for sample in data_samples:
-                if 'modality' not in sample:
-                    raise KeyError(
-                        f'VIReIDDataPreprocessor: the data sample of '
-                        f"{sample.get('img_path')!r} has no 'modality'; the "
-                        'dataset must give one (RGB = 0, IR = 1) and '
-                        'PackVIReIDInputs packs it')
-            modality = torch.tensor([int(s.modality) for s in data_samples],
-                                    dtype=torch.long,
-                                    device=self.device)
+            modality = torch.tensor(
+                [self._modality_of(s) for s in data_samples],
+                dtype=torch.long,
+                device=self.device)
         data['modality'] = modality
         return data
+
+    @staticmethod
+    def _modality_of(sample) -> int:
+        """The ``modality`` of a data sample as an int, checked."""
+        if 'modality' not in sample:
+            raise KeyError(
+                f'VIReIDDataPreprocessor: the data sample of '
+                f"{sample.get('img_path')!r} has no 'modality'; the dataset "
+                'must give one (RGB = 0, IR = 1) and PackVIReIDInputs packs '
+                'it')
+        return parse_modality(
+            sample.modality, 'VIReIDDataPreprocessor: the data sample of '
+            f"{sample.get('img_path')!r}: modality")

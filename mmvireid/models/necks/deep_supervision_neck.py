@@ -1,13 +1,14 @@
 """Deep-supervision neck of MCLNet: project every stage map, pool all."""
 import copy
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule, ModuleList
 
-from mmvireid.structures import IR, RGB
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
+from ..utils.modality_routing import route_by_modality
 
 MODALITIES = (RGB, IR)
 
@@ -24,9 +25,10 @@ class DeepSupervisionNeck(BaseModule):
 
     The projections of the first ``num_specific_projections`` stages exist
     once per modality (RGB = 0, IR = 1), matching a backbone whose first
-    stages are modality-specific: every sample goes through the projection of
-    its own modality and the batch order is kept (the routing of
-    :class:`TwoStreamResNet`). The other projections are shared.
+    stages are modality-specific: the samples of each modality go through
+    their modality's projection as one sub-batch (so its BatchNorm sees that
+    modality only) and the batch order is kept (:func:`route_by_modality`,
+    as in :class:`TwoStreamResNet`). The other projections are shared.
 
     MCLNet (ResNet-50, last stride 1, 288x144 input): layer1 (256 channels,
     3 blocks) and layer2 (512, 2 blocks) per modality, layer3 (1024, 1 block)
@@ -131,35 +133,17 @@ class DeepSupervisionNeck(BaseModule):
             raise ValueError(
                 f'DeepSupervisionNeck: stage maps have channels {channels}, '
                 f'expected in_channels={self.in_channels}')
-        num = inputs[0].shape[0]
-        if modality.shape != (num, ):
-            raise ValueError(f'DeepSupervisionNeck: modality must have shape '
-                             f'({num},), got {tuple(modality.shape)}')
-        if not ((modality == RGB) | (modality == IR)).all():
-            raise ValueError('DeepSupervisionNeck: modality must be RGB (0) '
-                             f'or IR (1), got values {modality.unique()}')
-
         maps = []
         for s, projection in enumerate(self.projections):
             if s < self.num_specific_projections:
-                maps.append(self._route(projection, inputs[s], modality))
+                maps.append(
+                    route_by_modality(
+                        inputs[s],
+                        modality,
+                        projection,
+                        sub_batches=self.training,
+                        owner=type(self).__name__))
             else:
                 maps.append(projection(inputs[s]))
         maps.append(inputs[-1])
         return self.pooling(tuple(maps))
-
-    @staticmethod
-    def _route(heads: Sequence[nn.Module], x: torch.Tensor,
-               modality: torch.Tensor) -> torch.Tensor:
-        """Run every sample through the head of its modality, keep the
-        batch order."""
-        indices: List[torch.Tensor] = []
-        outs: List[torch.Tensor] = []
-        for m, head in zip(MODALITIES, heads):
-            index = torch.nonzero(modality == m, as_tuple=True)[0]
-            if index.numel() > 0:
-                indices.append(index)
-                outs.append(head(x[index]))
-        # rows of cat(outs) are the samples in cat(indices) order
-        order = torch.cat(indices).argsort()
-        return torch.cat(outs)[order]

@@ -30,10 +30,13 @@ class VIReID(BaseModel):
 
     Args:
         backbone (dict): Backbone config.
-        neck (dict, optional): Pooling config (e.g. ``GeneralizedMeanPooling``).
+        neck (dict, optional): Pooling config (e.g.
+            ``GeneralizedMeanPooling``).
         head (dict): Head config with ``loss`` and ``predict``.
-        data_preprocessor (dict, optional): Defaults to
-            :class:`VIReIDDataPreprocessor` without normalisation.
+        data_preprocessor (dict, optional): Its type defaults to
+            :class:`VIReIDDataPreprocessor`, and it defaults to one without
+            normalisation. The configs write it at top level in the dataset
+            bases; MMEngine's Runner hands it over.
         flip_test (bool): Average with the flipped image in ``predict``.
             Defaults to True.
 

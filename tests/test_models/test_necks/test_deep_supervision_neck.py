@@ -1,10 +1,12 @@
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmvireid.datasets.base_vireid_dataset import IR, RGB
 from mmvireid.models.necks import DeepSupervisionNeck, SeparableConvProjection
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
 
 # Tiny widths: 4 -> 32 (3 blocks), 8 -> 32 (2 blocks), 16 -> 32 (1 block).
 CHANNELS = (4, 8, 16, 32)
@@ -77,6 +79,33 @@ def test_routing_matches_per_sample_computation():
         # the other modality's head gives different numbers
         wrong = gem3(neck.projections[0][RGB](maps[0][:1]))
         assert not torch.allclose(feats[0][:1], wrong, atol=1e-3)
+
+
+def test_inference_gradients_match_the_per_sample_computation():
+    neck = make_neck()
+    for module in neck.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    ref = copy.deepcopy(neck)
+    neck.eval()
+    ref.eval()
+    modality = torch.tensor([IR, RGB, RGB, IR])
+    maps = stage_maps(4)
+    sum(f.square().sum() for f in neck(maps, modality)).backward()
+    sum(
+        gem3(ref.projections[s][m](maps[s][i:i + 1])).square().sum()
+        for i, m in enumerate(modality.tolist()) for s in (0, 1)).backward()
+    for s in (0, 1):
+        got = dict(neck.projections[s].named_parameters())
+        for name, param in ref.projections[s].named_parameters():
+            # batch of 4 vs 4 batches of 1: sums in another order
+            torch.testing.assert_close(
+                got[name].grad,
+                param.grad,
+                rtol=1e-4,
+                atol=1e-5 * param.grad.abs().max().item(),
+                msg=name)
 
 
 def test_routing_in_train_mode_uses_modality_batches():
@@ -191,5 +220,7 @@ def test_bad_inputs():
              torch.tensor([RGB, IR]))
     with pytest.raises(ValueError, match=r'shape \(2,\)'):
         neck(maps, torch.tensor([RGB, IR, IR]))
-    with pytest.raises(ValueError, match='RGB \\(0\\) or IR \\(1\\)'):
-        neck(maps, torch.tensor([RGB, 2]))
+    for training in (True, False):
+        neck.train(training)
+        with pytest.raises(ValueError, match='RGB \\(0\\) or IR \\(1\\)'):
+            neck(maps, torch.tensor([RGB, 2]))

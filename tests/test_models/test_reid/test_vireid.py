@@ -52,6 +52,13 @@ def test_preprocessor_hands_the_modality_tensor():
     with pytest.raises(KeyError, match="no 'modality'"):
         model.data_preprocessor(
             dict(inputs=[torch.zeros(3, 8, 4)] * 4, data_samples=bad))
+    bad = samples()
+    bad[1].set_metainfo(dict(modality=2, img_path='cam3/0001/0002.jpg'))
+    with pytest.raises(ValueError,
+                       match=r"of 'cam3/0001/0002.jpg': modality must be "
+                       r'RGB \(0 or .*got 2'):
+        model.data_preprocessor(
+            dict(inputs=[torch.zeros(3, 8, 4)] * 4, data_samples=bad))
 
 
 def test_loss_mode_returns_named_losses():
