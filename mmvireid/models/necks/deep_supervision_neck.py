@@ -25,10 +25,12 @@ class DeepSupervisionNeck(BaseModule):
 
     The projections of the first ``num_specific_projections`` stages exist
     once per modality (RGB = 0, IR = 1), matching a backbone whose first
-    stages are modality-specific: the samples of each modality go through
-    their modality's projection as one sub-batch (so its BatchNorm sees that
-    modality only) and the batch order is kept (:func:`route_by_modality`,
-    as in :class:`TwoStreamResNet`). The other projections are shared.
+    stages are modality-specific: every sample goes through the projection
+    of its own modality and the batch order is kept
+    (:func:`route_by_modality`, as in :class:`TwoStreamResNet`: in training
+    one sub-batch per modality, so a projection's BatchNorm statistics come
+    from its modality only; in eval mode both run on the whole batch). The
+    other projections are shared.
 
     MCLNet (ResNet-50, last stride 1, 288x144 input): layer1 (256 channels,
     3 blocks) and layer2 (512, 2 blocks) per modality, layer3 (1024, 1 block)
