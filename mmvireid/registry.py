@@ -3,8 +3,24 @@
 Every registry here has mmpretrain's registry of the same role as parent, so a
 config that runs with ``default_scope='mmvireid'`` can name mmvireid modules
 (``type='TwoStreamResNet'``) and any mmpretrain / mmcv / MMEngine module
-(``type='ResNet'``, ``type='LoadImageFromFile'``) plainly: a lookup walks up to
-the parents, never to siblings (see ``shared/docs/stack.md``, trap 5).
+(``type='ResNet'``, ``type='LoadImageFromFile'``) plainly. A lookup walks up to
+the parents, never to siblings: a registry parented on MMEngine's root instead
+would not find mmpretrain's modules without a ``mmpretrain.`` prefix.
+
+Each registry imports its modules on its first lookup (MMEngine's
+``locations``): mmpretrain's package of the same role, then mmvireid's. A
+parent's modules must be imported by the child, because MMEngine's
+``Registry.get`` imports only the locations of the registry it is called on
+before reading the parents' tables. So a fresh interpreter needs no
+``register_all_modules()``::
+
+    from mmvireid.registry import MODELS
+    MODELS.build(dict(type='ResNet', depth=18))        # mmpretrain's
+    MODELS.build(dict(type='TwoStreamResNet', ...))   # mmvireid's
+
+and mmpretrain's registries and tools find mmvireid's modules through the
+scope: ``mmpretrain.registry.MODELS.build(dict(type='TwoStreamResNet',
+_scope_='mmvireid', ...))``, or ``default_scope='mmvireid'`` in a config.
 """
 from mmengine.registry import Registry
 from mmpretrain.registry import DATA_SAMPLERS as MMPRETRAIN_DATA_SAMPLERS
@@ -40,38 +56,39 @@ __all__ = [
 ]
 
 
-def _child(name, parent, location):
-    return Registry(name, parent=parent, scope='mmvireid', locations=[location])
+def _child(name: str, parent: Registry, package: str) -> Registry:
+    """mmvireid's registry ``name`` under mmpretrain's ``parent``; its first
+    lookup imports ``mmpretrain.<package>`` (which imports the MMEngine / mmcv
+    modules it builds on), then ``mmvireid.<package>``."""
+    return Registry(
+        name,
+        parent=parent,
+        scope='mmvireid',
+        locations=[f'mmpretrain.{package}', f'mmvireid.{package}'])
 
 
-RUNNERS = _child('runner', MMPRETRAIN_RUNNERS, 'mmvireid.engine')
+RUNNERS = _child('runner', MMPRETRAIN_RUNNERS, 'engine')
 RUNNER_CONSTRUCTORS = _child('runner constructor',
-                             MMPRETRAIN_RUNNER_CONSTRUCTORS, 'mmvireid.engine')
-LOOPS = _child('loop', MMPRETRAIN_LOOPS, 'mmvireid.engine')
-HOOKS = _child('hook', MMPRETRAIN_HOOKS, 'mmvireid.engine')
-LOG_PROCESSORS = _child('log processor', MMPRETRAIN_LOG_PROCESSORS,
-                        'mmvireid.engine')
-OPTIMIZERS = _child('optimizer', MMPRETRAIN_OPTIMIZERS, 'mmvireid.engine')
-OPTIM_WRAPPERS = _child('optim wrapper', MMPRETRAIN_OPTIM_WRAPPERS,
-                        'mmvireid.engine')
+                             MMPRETRAIN_RUNNER_CONSTRUCTORS, 'engine')
+LOOPS = _child('loop', MMPRETRAIN_LOOPS, 'engine')
+HOOKS = _child('hook', MMPRETRAIN_HOOKS, 'engine')
+LOG_PROCESSORS = _child('log processor', MMPRETRAIN_LOG_PROCESSORS, 'engine')
+OPTIMIZERS = _child('optimizer', MMPRETRAIN_OPTIMIZERS, 'engine')
+OPTIM_WRAPPERS = _child('optim wrapper', MMPRETRAIN_OPTIM_WRAPPERS, 'engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
                                     MMPRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS,
-                                    'mmvireid.engine')
+                                    'engine')
 PARAM_SCHEDULERS = _child('parameter scheduler', MMPRETRAIN_PARAM_SCHEDULERS,
-                          'mmvireid.engine')
-DATASETS = _child('dataset', MMPRETRAIN_DATASETS, 'mmvireid.datasets')
-DATA_SAMPLERS = _child('data sampler', MMPRETRAIN_DATA_SAMPLERS,
-                       'mmvireid.datasets')
-TRANSFORMS = _child('transform', MMPRETRAIN_TRANSFORMS, 'mmvireid.datasets')
-MODELS = _child('model', MMPRETRAIN_MODELS, 'mmvireid.models')
-MODEL_WRAPPERS = _child('model_wrapper', MMPRETRAIN_MODEL_WRAPPERS,
-                        'mmvireid.models')
+                          'engine')
+DATASETS = _child('dataset', MMPRETRAIN_DATASETS, 'datasets')
+DATA_SAMPLERS = _child('data sampler', MMPRETRAIN_DATA_SAMPLERS, 'datasets')
+TRANSFORMS = _child('transform', MMPRETRAIN_TRANSFORMS, 'datasets')
+MODELS = _child('model', MMPRETRAIN_MODELS, 'models')
+MODEL_WRAPPERS = _child('model_wrapper', MMPRETRAIN_MODEL_WRAPPERS, 'models')
 WEIGHT_INITIALIZERS = _child('weight initializer',
-                             MMPRETRAIN_WEIGHT_INITIALIZERS, 'mmvireid.models')
-TASK_UTILS = _child('task util', MMPRETRAIN_TASK_UTILS, 'mmvireid.models')
-METRICS = _child('metric', MMPRETRAIN_METRICS, 'mmvireid.evaluation')
-EVALUATORS = _child('evaluator', MMPRETRAIN_EVALUATORS, 'mmvireid.evaluation')
-VISUALIZERS = _child('visualizer', MMPRETRAIN_VISUALIZERS,
-                     'mmvireid.visualization')
-VISBACKENDS = _child('vis_backend', MMPRETRAIN_VISBACKENDS,
-                     'mmvireid.visualization')
+                             MMPRETRAIN_WEIGHT_INITIALIZERS, 'models')
+TASK_UTILS = _child('task util', MMPRETRAIN_TASK_UTILS, 'models')
+METRICS = _child('metric', MMPRETRAIN_METRICS, 'evaluation')
+EVALUATORS = _child('evaluator', MMPRETRAIN_EVALUATORS, 'evaluation')
+VISUALIZERS = _child('visualizer', MMPRETRAIN_VISUALIZERS, 'visualization')
+VISBACKENDS = _child('vis_backend', MMPRETRAIN_VISBACKENDS, 'visualization')

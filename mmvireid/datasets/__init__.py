@@ -2,6 +2,5 @@ from .base_vireid_dataset import IR, MODALITY_NAMES, RGB, BaseVIReIDDataset
 from .llcm import LLCMDataset
 from .regdb import RegDBDataset
 from .samplers import *  # noqa: F401,F403
-from .synthetic import make_synthetic_vireid
 from .sysu_mm01 import SYSUMM01Dataset
 from .transforms import *  # noqa: F401,F403

@@ -49,6 +49,8 @@ class BaseVIReIDDataset(BaseDataset):
     LAYOUT = ''
     #: File suffixes listed as images when a loader scans a folder.
     IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+    #: Folder of an id under a camera folder (:meth:`_list_pid_images`).
+    PID_FOLDER = '{:04d}'
 
     def __init__(self,
                  data_root: str,
@@ -244,7 +246,8 @@ class BaseVIReIDDataset(BaseDataset):
 
     def _list_pid_images(self, cam_dir: str, pids: Sequence[int]
                          ) -> Tuple[List[str], np.ndarray]:
-        """Images of ``cam_dir/<pid:04d>/`` for the given ids.
+        """Images of ``cam_dir/<pid:04d>/`` (:attr:`PID_FOLDER`) for the
+        given ids.
 
         An id without a folder in this camera is skipped: not every id is
         seen by every camera.
@@ -257,7 +260,7 @@ class BaseVIReIDDataset(BaseDataset):
             present = {e.name for e in entries if e.is_dir()}
         img_paths, img_pids = [], []
         for pid in sorted(pids):
-            name = f'{pid:04d}'
+            name = self.PID_FOLDER.format(pid)
             if name in present:
                 files = self._list_images(osp.join(cam_dir, name))
                 img_paths += files

@@ -53,12 +53,19 @@ class LLCMDataset(BaseVIReIDDataset):
     LAYOUT = ('LLCM layout: idx/train_vis.txt, idx/train_nir.txt, '
               'idx/test_id.txt, test_vis/cam1..cam9/<pid:04d>/*.jpg and '
               'test_nir/cam{1,2,4..9}/<pid:04d>/*.jpg')
-    #: Index file, test folder and cameras of each modality.
-    TRAIN_INDEX = {RGB: 'train_vis.txt', IR: 'train_nir.txt'}
-    TEST_FOLDERS = {RGB: 'test_vis', IR: 'test_nir'}
-    TEST_CAMIDS = {RGB: (1, 2, 3, 4, 5, 6, 7, 8, 9),
-                   IR: (1, 2, 4, 5, 6, 7, 8, 9)}
-    _CAM_PATTERN = re.compile(r'cam(\d+)$')
+    #: Train index file of each modality, relative to ``data_root``.
+    TRAIN_INDEX = {RGB: 'idx/train_vis.txt', IR: 'idx/train_nir.txt'}
+    #: Comma-separated test ids, relative to ``data_root``.
+    TEST_ID_LIST = 'idx/test_id.txt'
+    #: Image folder of each split and modality under ``data_root``.
+    IMG_FOLDERS = {
+        'train': {RGB: 'train_vis', IR: 'train_nir'},
+        'test': {RGB: 'test_vis', IR: 'test_nir'}
+    }
+    #: Camera numbers of each modality (the release has no NIR camera 3).
+    CAMIDS = {RGB: (1, 2, 3, 4, 5, 6, 7, 8, 9), IR: (1, 2, 4, 5, 6, 7, 8, 9)}
+    #: Folder of camera ``camid`` under an image folder.
+    CAM_FOLDER = 'cam{}'
 
     def load_data_list(self) -> List[dict]:
         """Read the train index files or scan the test camera folders.
@@ -71,20 +78,23 @@ class LLCMDataset(BaseVIReIDDataset):
         return self._load_test()
 
     def _camid(self, img_path: str, index_file: str) -> int:
-        """Camera number of ``.../camN/<pid>/<name>``."""
+        """Camera number of ``.../camN/<pid>/<name>`` (:attr:`CAM_FOLDER`)."""
         cam_folder = osp.basename(osp.dirname(osp.dirname(img_path)))
-        match = self._CAM_PATTERN.match(cam_folder)
+        pattern = re.escape(self.CAM_FOLDER).replace(
+            re.escape('{}'), r'(\d+)')
+        match = re.fullmatch(pattern, cam_folder)
         if match is None:
             raise ValueError(
                 f'{type(self).__name__}: {index_file!r} lists {img_path!r}, '
-                'which is not under a camN/<pid>/ folder; expected paths '
-                'like "train_vis/cam4/0001/0001_c04_s191201_f4434_1.jpg"')
+                f'which is not under a {self.CAM_FOLDER.format("N")}/<pid>/ '
+                'folder; expected paths like '
+                '"train_vis/cam4/0001/0001_c04_s191201_f4434_1.jpg"')
         return int(match.group(1))
 
     def _load_train(self) -> List[dict]:
         img_paths, pids, camids, modalities = [], [], [], []
         for modality, name in self.TRAIN_INDEX.items():
-            index_file = osp.join(self.data_root, 'idx', name)
+            index_file = osp.join(self.data_root, name)
             paths, labels = self._read_index_file(index_file)
             img_paths += paths
             pids.append(labels)
@@ -96,13 +106,13 @@ class LLCMDataset(BaseVIReIDDataset):
 
     def _load_test(self) -> List[dict]:
         test_ids = self._read_id_list(
-            osp.join(self.data_root, 'idx', 'test_id.txt'))
+            osp.join(self.data_root, self.TEST_ID_LIST))
         img_paths, pids, camids, modalities = [], [], [], []
-        for modality, folder in self.TEST_FOLDERS.items():
-            for camid in self.TEST_CAMIDS[modality]:
+        for modality, folder in self.IMG_FOLDERS['test'].items():
+            for camid in self.CAMIDS[modality]:
                 cam_dir = self._require(
-                    osp.join(self.data_root, folder, f'cam{camid}'),
-                    'camera folder')
+                    osp.join(self.data_root, folder,
+                             self.CAM_FOLDER.format(camid)), 'camera folder')
                 cam_paths, cam_pids = self._list_pid_images(cam_dir, test_ids)
                 img_paths += cam_paths
                 pids.append(cam_pids)

@@ -54,6 +54,10 @@ class RegDBDataset(BaseVIReIDDataset):
     TRIALS = tuple(range(1, 11))
     #: ``camid`` and index-file word of each modality.
     CAMERAS = {RGB: (1, 'visible'), IR: (2, 'thermal')}
+    #: Image folder of each modality under ``data_root``.
+    IMG_FOLDERS = {RGB: 'Visible', IR: 'Thermal'}
+    #: Index file of a split, modality word and trial, under ``data_root``.
+    INDEX_FILE = 'idx/{split}_{word}_{trial}.txt'
 
     def __init__(self,
                  data_root: str,
@@ -73,12 +77,14 @@ class RegDBDataset(BaseVIReIDDataset):
         Returns:
             list[dict]: One dict per image (see :class:`BaseVIReIDDataset`).
         """
-        for folder in ('Visible', 'Thermal'):
+        for folder in self.IMG_FOLDERS.values():
             self._require(osp.join(self.data_root, folder), 'image folder')
         img_paths, pids, camids, modalities = [], [], [], []
         for modality, (camid, word) in self.CAMERAS.items():
-            index_file = osp.join(self.data_root, 'idx',
-                                  f'{self.split}_{word}_{self.trial}.txt')
+            index_file = osp.join(
+                self.data_root,
+                self.INDEX_FILE.format(
+                    split=self.split, word=word, trial=self.trial))
             paths, labels = self._read_index_file(index_file)
             img_paths += paths
             pids.append(labels)

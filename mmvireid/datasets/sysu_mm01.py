@@ -49,8 +49,15 @@ class SYSUMM01Dataset(BaseVIReIDDataset):
     METAINFO = dict(dataset_name='SYSU-MM01')
     LAYOUT = ('SYSU-MM01 layout: cam1..cam6/<pid:04d>/<img:04d>.jpg and '
               'exp/train_id.txt, exp/val_id.txt, exp/test_id.txt')
-    CAMIDS = (1, 2, 3, 4, 5, 6)
+    #: Camera numbers (``camid``) of the visible and the infrared cameras.
+    RGB_CAMIDS = (1, 2, 4, 5)
     IR_CAMIDS = (3, 6)
+    #: Folder of camera ``camid`` under ``data_root``.
+    CAM_FOLDER = 'cam{}'
+    #: Id list of each official part, relative to ``data_root``; the train
+    #: split reads ``train`` and ``val``, the test split ``test``.
+    ID_LISTS = dict(
+        train='exp/train_id.txt', val='exp/val_id.txt', test='exp/test_id.txt')
 
     def load_data_list(self) -> List[dict]:
         """Scan the camera folders for the ids of the split.
@@ -58,22 +65,26 @@ class SYSUMM01Dataset(BaseVIReIDDataset):
         Returns:
             list[dict]: One dict per image (see :class:`BaseVIReIDDataset`).
         """
-        exp = osp.join(self.data_root, 'exp')
-        train_ids = self._read_id_list(osp.join(exp, 'train_id.txt')) + \
-            self._read_id_list(osp.join(exp, 'val_id.txt'))
-        test_ids = self._read_id_list(osp.join(exp, 'test_id.txt'))
+        id_lists = {
+            part: osp.join(self.data_root, name)
+            for part, name in self.ID_LISTS.items()
+        }
+        train_ids = self._read_id_list(id_lists['train']) + \
+            self._read_id_list(id_lists['val'])
+        test_ids = self._read_id_list(id_lists['test'])
         shared = sorted(set(train_ids) & set(test_ids))
         if shared:
             raise ValueError(
                 f'{type(self).__name__}: ids {shared[:10]} are listed both in '
-                f'{exp}/train_id.txt or val_id.txt and in test_id.txt; the '
-                'train and test ids must be disjoint')
+                f"{id_lists['train']} or {id_lists['val']} and in "
+                f"{id_lists['test']}; the train and test ids must be disjoint")
         ids = train_ids if self.split == 'train' else test_ids
 
         img_paths, pids, camids = [], [], []
-        for camid in self.CAMIDS:
+        for camid in sorted(self.RGB_CAMIDS + self.IR_CAMIDS):
             cam_dir = self._require(
-                osp.join(self.data_root, f'cam{camid}'), 'camera folder')
+                osp.join(self.data_root, self.CAM_FOLDER.format(camid)),
+                'camera folder')
             cam_paths, cam_pids = self._list_pid_images(cam_dir, ids)
             img_paths += cam_paths
             pids.append(cam_pids)

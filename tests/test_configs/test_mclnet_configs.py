@@ -11,7 +11,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS
 from mmengine.runner import Runner
 
-from mmvireid.datasets.synthetic import make_synthetic_vireid
+from mmvireid.testing import make_synthetic_vireid
 from mmvireid.registry import MODELS
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mclnet')

@@ -3,7 +3,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmvireid.datasets.synthetic import make_synthetic_vireid
+from mmvireid.testing import make_synthetic_vireid
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC_SPCL = osp.join(REPO, 'configs', 'spcl_id',

@@ -1,6 +1,6 @@
 import pytest
 
-from mmvireid.datasets.synthetic import make_synthetic_vireid
+from mmvireid.testing import make_synthetic_vireid
 
 
 @pytest.fixture(scope='session')

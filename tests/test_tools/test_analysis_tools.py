@@ -14,7 +14,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from threadpoolctl import threadpool_limits
 
-from mmvireid.datasets.synthetic import make_synthetic_vireid
+from mmvireid.testing import make_synthetic_vireid
 from mmvireid.registry import MODELS
 from mmvireid.visualization import load_features, save_features
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from mmvireid.datasets.synthetic import make_synthetic_vireid
+from mmvireid.testing import make_synthetic_vireid
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 spec = importlib.util.spec_from_file_location(

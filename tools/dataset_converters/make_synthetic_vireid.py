@@ -1,7 +1,7 @@
 """Write synthetic VI-ReID datasets in the official on-disk layouts.
 
 The trees are read by the real loaders (``SYSUMM01Dataset``, ``RegDBDataset``,
-``LLCMDataset``); see :func:`mmvireid.datasets.make_synthetic_vireid`.
+``LLCMDataset``); see :func:`mmvireid.testing.make_synthetic_vireid`.
 
 Example:
     python tools/dataset_converters/make_synthetic_vireid.py \\
@@ -11,7 +11,7 @@ Example:
 import argparse
 from typing import List, Optional
 
-from mmvireid.datasets.synthetic import LAYOUTS, make_synthetic_vireid
+from mmvireid.testing import LAYOUTS, make_synthetic_vireid
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -1,8 +1,8 @@
-"""Synthetic VI-ReID data written in the official dataset layouts.
+"""Synthetic person images of visible and infrared cameras.
 
-The real SYSU-MM01, RegDB and LLCM cannot be downloaded on build machines,
-so the quick start and every test run on small trees written here in exactly
-the official layouts, read by the real loaders.
+The painter behind :func:`mmvireid.testing.make_synthetic_vireid`: it draws
+identities, cameras and poses from a numpy Generator and renders images; the
+layout writers decide which identity is seen by which camera.
 
 Each identity is a drawn person whose identity lives in **shape, layout and
 texture, not colour**: body proportions (head, torso, legs, shoulder and hip
@@ -16,23 +16,30 @@ structure is shared.
 Every image varies the pose (position, scale, lean, leg spread, arm swing),
 the background (gradient, smooth noise, clutter) and the per-camera
 illumination (colour cast and gain, IR offset, noise and blur).
+
+Every value is a deterministic function of the Generator's state, so the
+order of the ``draw_*`` and :func:`render` calls fixes the images.
+
+Example:
+    >>> import numpy as np
+    >>> from mmvireid.datasets import IR, RGB
+    >>> rng = np.random.default_rng(0)
+    >>> person = draw_person(rng, draw_colour_schemes(rng))
+    >>> pose = draw_pose(rng)
+    >>> rgb = render(rng, person, pose, draw_camera(rng, RGB), (128, 64))
+    >>> ir = render(rng, person, pose, draw_camera(rng, IR), (128, 64))
+    >>> rgb.shape, rgb.dtype
+    ((128, 64, 3), dtype('uint8'))
 """
 import math
-import os
-import os.path as osp
-import shutil
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
-from .base_vireid_dataset import IR, RGB
-
-#: Root folder name written for each layout.
-LAYOUTS = {'sysu': 'SYSU-MM01', 'regdb': 'RegDB', 'llcm': 'LLCM'}
+from mmvireid.datasets import IR, RGB
 
 # Garment colours (RGB in [0, 1]) shared by all identities.
 PALETTE = np.array([
@@ -50,8 +57,8 @@ SKIN_TONES = np.array([[0.95, 0.80, 0.68], [0.82, 0.62, 0.48],
 HAIR_COLOURS = np.array([[0.08, 0.06, 0.05], [0.35, 0.22, 0.12],
                          [0.70, 0.58, 0.35]],
                         dtype=np.float32)
-#: Number of RGB colour schemes; each identity wears one of them, so many
-#: identities share their colours.
+#: Number of RGB colour schemes (:func:`draw_colour_schemes`); each identity
+#: wears one of them, so many identities share their colours.
 NUM_COLOUR_SCHEMES = 6
 TOP_TEXTURES = ('plain', 'hstripes', 'vstripes', 'diagonal', 'checks', 'dots')
 BOTTOM_TEXTURES = ('plain', 'plain', 'hstripes', 'vstripes', 'checks')
@@ -63,8 +70,9 @@ BG, SKIN, HAIR, TOP_A, TOP_B, BOTTOM_A, BOTTOM_B, SHOE, BAG = range(9)
 
 
 @dataclass
-class _Person:
-    """Identity: body proportions in units of the person height."""
+class Person:
+    """An identity (:func:`draw_person`): body proportions in units of the
+    person height, clothes, and a colour look-up table per modality."""
     head: float
     torso: float
     shoulder: float
@@ -83,9 +91,9 @@ class _Person:
 
 
 @dataclass
-class _Camera:
-    """Per-camera scene and illumination; arrays have C = 3 (RGB) or 1 (IR)
-    entries."""
+class Camera:
+    """A camera (:func:`draw_camera`): scene and illumination; arrays have
+    C = 3 (RGB) or 1 (IR) entries."""
     modality: int
     gain: np.ndarray
     offset: float
@@ -127,10 +135,23 @@ def _draw_texture(rng: np.random.Generator,
             float(rng.choice([-1, 1])), rng.uniform(0, 2 * math.pi))
 
 
-def _draw_person(rng: np.random.Generator,
-                 schemes: np.ndarray) -> _Person:
-    """Draw an identity; ``schemes`` (S, 5) holds palette indices of the
-    shared RGB colour schemes (top A / B, bottom A / B, bag)."""
+def draw_colour_schemes(rng: np.random.Generator) -> np.ndarray:
+    """Draw the colour schemes the identities share.
+
+    Returns:
+        np.ndarray: (NUM_COLOUR_SCHEMES, 5) int, indices into
+        :data:`PALETTE` of top A / B, bottom A / B and bag, distinct within a
+        scheme.
+    """
+    return np.stack([
+        rng.choice(len(PALETTE), 5, replace=False)
+        for _ in range(NUM_COLOUR_SCHEMES)
+    ])
+
+
+def draw_person(rng: np.random.Generator, schemes: np.ndarray) -> Person:
+    """Draw an identity wearing one of ``schemes`` (S, 5), the palette
+    indices of :func:`draw_colour_schemes`."""
     scheme = PALETTE[schemes[rng.integers(len(schemes))]]
     skin_ir = rng.uniform(0.85, 0.97)
     # SHOE is dark in both modalities; the bag takes the scheme's last colour.
@@ -144,7 +165,7 @@ def _draw_person(rng: np.random.Generator,
     # of the visible one, not its hues. Skin is hot, hair mid-grey.
     ir_lut = np.concatenate([[0., skin_ir, rng.uniform(0.25, 0.45)],
                              rgb_lut[TOP_A:] @ LUMINANCE])
-    return _Person(
+    return Person(
         head=rng.uniform(0.11, 0.15),
         torso=rng.uniform(0.26, 0.36),
         shoulder=rng.uniform(0.08, 0.13),
@@ -163,7 +184,7 @@ def _draw_person(rng: np.random.Generator,
         ir_lut=ir_lut[None].astype(np.float32))
 
 
-def _draw_camera(rng: np.random.Generator, modality: int) -> _Camera:
+def draw_camera(rng: np.random.Generator, modality: int) -> Camera:
     """Draw a camera's scene (wall, floor, horizon), person scale and
     illumination: a colour cast for RGB; gain, offset, noise, blur for IR."""
     channels = 3 if modality == RGB else 1
@@ -177,7 +198,7 @@ def _draw_camera(rng: np.random.Generator, modality: int) -> _Camera:
         floor = np.full(channels, rng.uniform(0.1, 0.35))
         offset, noise = rng.uniform(-0.05, 0.05), rng.uniform(0.02, 0.05)
         blur = rng.uniform(0.4, 0.9)
-    return _Camera(
+    return Camera(
         modality=modality,
         gain=gain.astype(np.float32),
         offset=offset,
@@ -189,7 +210,7 @@ def _draw_camera(rng: np.random.Generator, modality: int) -> _Camera:
         floor=floor.astype(np.float32))
 
 
-def _draw_pose(rng: np.random.Generator) -> Dict[str, float]:
+def draw_pose(rng: np.random.Generator) -> Dict[str, float]:
     """Per-image pose: shift, height, feet line, lean, legs, arms."""
     return dict(
         shift=rng.uniform(-0.1, 0.1),
@@ -223,7 +244,7 @@ def _texture(spec: Tuple[str, float, float, float], u: np.ndarray,
     return pattern.astype(np.int64)
 
 
-def _part_map(person: _Person, pose: Dict[str, float], camera: _Camera,
+def _part_map(person: Person, pose: Dict[str, float], camera: Camera,
               img_size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     """Paint the person as a map of part codes plus a shading map.
 
@@ -303,7 +324,7 @@ def _part_map(person: _Person, pose: Dict[str, float], camera: _Camera,
     return parts, shade
 
 
-def _background(rng: np.random.Generator, camera: _Camera,
+def _background(rng: np.random.Generator, camera: Camera,
                 img_size: Tuple[int, int]) -> np.ndarray:
     """Wall and floor with a gradient, smooth noise and clutter.
 
@@ -332,11 +353,22 @@ def _background(rng: np.random.Generator, camera: _Camera,
     return bg
 
 
-def _render(rng: np.random.Generator, person: _Person, pose: Dict[str, float],
-            camera: _Camera, img_size: Tuple[int, int]) -> np.ndarray:
-    """One image of ``person`` seen by ``camera``, uint8 (H, W, 3).
+def render(rng: np.random.Generator, person: Person, pose: Dict[str, float],
+           camera: Camera, img_size: Tuple[int, int]) -> np.ndarray:
+    """One image of ``person`` in ``pose`` seen by ``camera``.
 
-    IR images are rendered as one grey channel replicated to R == G == B.
+    Draws the background, a brightness jitter and the sensor noise from
+    ``rng``. IR images are one grey channel replicated to R == G == B.
+
+    Args:
+        rng (np.random.Generator): Source of the per-image randomness.
+        person (Person): The identity (:func:`draw_person`).
+        pose (dict): The pose (:func:`draw_pose`).
+        camera (Camera): The camera (:func:`draw_camera`).
+        img_size (tuple[int, int]): (H, W).
+
+    Returns:
+        np.ndarray: uint8 image of shape (H, W, 3).
     """
     parts, shade = _part_map(person, pose, camera, img_size)
     if camera.modality == RGB:
@@ -355,220 +387,3 @@ def _render(rng: np.random.Generator, person: _Person, pose: Dict[str, float],
     img = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
     return np.ascontiguousarray(
         np.broadcast_to(img, (3, ) + img.shape[1:]).transpose(1, 2, 0))
-
-
-def _save(img: np.ndarray, path: str) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    if path.endswith('.jpg'):
-        Image.fromarray(img).save(path, quality=92)
-    else:
-        Image.fromarray(img).save(path)
-
-
-def _write_lines(path: str, lines: Sequence[str]) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(''.join(line + '\n' for line in lines))
-
-
-def _id_line(ids: Sequence[int]) -> List[str]:
-    return [','.join(str(i) for i in sorted(ids))]
-
-
-def _choose(rng: np.random.Generator, options: Sequence[int], low: int,
-            high: int) -> List[int]:
-    """A random subset of ``options`` with ``low..high`` items, sorted."""
-    size = rng.integers(low, min(high, len(options)) + 1)
-    return sorted(int(c) for c in rng.choice(options, size, replace=False))
-
-
-def _write_sysu(root, rng, persons, pids, num_train_ids, num_imgs_per_cam,
-                img_size) -> None:
-    """SYSU-MM01 tree; ``pids`` is shuffled, its head is the train ids."""
-    cameras = {c: _draw_camera(rng, IR if c in (3, 6) else RGB)
-               for c in range(1, 7)}
-    for camid in cameras:
-        os.makedirs(osp.join(root, f'cam{camid}'), exist_ok=True)
-    num_val = max(1, num_train_ids // 8)
-    train_ids = pids[:num_train_ids - num_val]
-    val_ids = pids[num_train_ids - num_val:num_train_ids]
-    test_ids = pids[num_train_ids:]
-    for name, ids in (('train', train_ids), ('val', val_ids),
-                      ('test', test_ids)):
-        _write_lines(osp.join(root, 'exp', f'{name}_id.txt'), _id_line(ids))
-    # Every id: cam1 (indoor search keeps a match for cam3 queries, whose
-    # cam2 gallery is removed), >= 1 more RGB camera and >= 1 IR camera.
-    for pid in sorted(pids):
-        camids = [1] + _choose(rng, [2, 4, 5], 1, 3) + \
-            _choose(rng, [3, 6], 1, 2)
-        for camid in sorted(camids):
-            for k in range(1, num_imgs_per_cam + 1):
-                img = _render(rng, persons[pid], _draw_pose(rng),
-                              cameras[camid], img_size)
-                _save(img, osp.join(root, f'cam{camid}', f'{pid:04d}',
-                                    f'{k:04d}.jpg'))
-
-
-def _write_regdb(root, rng, persons, pids, num_train_ids, img_size) -> None:
-    """RegDB tree: all ids' images and the index files of ten trials."""
-    cameras = {RGB: _draw_camera(rng, RGB), IR: _draw_camera(rng, IR)}
-    folders = {RGB: ('Visible', 'v'), IR: ('Thermal', 't')}
-    files = {}
-    for pid in sorted(pids):
-        gender = rng.choice(['male', 'female'])
-        view = rng.choice(['front', 'back'])
-        frame = int(rng.integers(1, 9000))
-        for k in range(10):
-            # Visible and thermal frames are captured together: same pose.
-            pose = _draw_pose(rng)
-            for modality, (folder, letter) in folders.items():
-                rel = f'{folder}/{pid}/{gender}_{view}_{letter}_' \
-                      f'{frame + k:05d}_1.bmp'
-                _save(_render(rng, persons[pid], pose, cameras[modality],
-                              img_size), osp.join(root, rel))
-                files.setdefault((pid, modality), []).append(rel)
-    for trial in range(1, 11):
-        order = rng.permutation(pids)
-        splits = {'train': sorted(order[:num_train_ids]),
-                  'test': sorted(order[num_train_ids:])}
-        for split, ids in splits.items():
-            for modality, word in ((RGB, 'visible'), (IR, 'thermal')):
-                lines = [f'{rel} {label}' for label, pid in enumerate(ids)
-                         for rel in files[(pid, modality)]]
-                _write_lines(
-                    osp.join(root, 'idx', f'{split}_{word}_{trial}.txt'),
-                    lines)
-
-
-def _write_llcm(root, rng, persons, pids, num_train_ids, num_imgs_per_cam,
-                img_size) -> None:
-    """LLCM tree; ``pids`` is shuffled, its head is the train ids."""
-    vis_cams, nir_cams = list(range(1, 10)), [1, 2, 4, 5, 6, 7, 8, 9]
-    cameras = {(RGB, c): _draw_camera(rng, RGB) for c in vis_cams}
-    cameras.update({(IR, c): _draw_camera(rng, IR) for c in nir_cams})
-    train_ids = set(pids[:num_train_ids])
-    test_ids = pids[num_train_ids:]
-    for modality, camids in ((RGB, vis_cams), (IR, nir_cams)):
-        for camid in camids:
-            folder = 'test_vis' if modality == RGB else 'test_nir'
-            os.makedirs(osp.join(root, folder, f'cam{camid}'), exist_ok=True)
-    _write_lines(osp.join(root, 'idx', 'test_id.txt'), _id_line(test_ids))
-    labels = {pid: label for label, pid in enumerate(sorted(train_ids))}
-    index = {RGB: [], IR: []}
-    for pid in sorted(pids):
-        # Each direction keeps a gallery camera after the same-id,
-        # same-camera removal: some camera of either modality is not shared.
-        vis, nir = [], []
-        while not (set(vis) - set(nir) and set(nir) - set(vis)):
-            vis = _choose(rng, vis_cams, 2, 4)
-            nir = _choose(rng, nir_cams, 1, 3)
-        split = 'train' if pid in train_ids else 'test'
-        session = 191200 + int(rng.integers(1, 29))
-        for modality, camids in ((RGB, vis), (IR, nir)):
-            folder = f"{split}_{'vis' if modality == RGB else 'nir'}"
-            for camid in camids:
-                for k in range(1, num_imgs_per_cam + 1):
-                    frame = int(rng.integers(100, 9999))
-                    rel = f'{folder}/cam{camid}/{pid:04d}/{pid:04d}_' \
-                          f'c{camid:02d}_s{session}_f{frame}_{k}.jpg'
-                    _save(_render(rng, persons[pid], _draw_pose(rng),
-                                  cameras[(modality, camid)], img_size),
-                          osp.join(root, rel))
-                    if split == 'train':
-                        index[modality].append(f'{rel} {labels[pid]}')
-    _write_lines(osp.join(root, 'idx', 'train_vis.txt'), index[RGB])
-    _write_lines(osp.join(root, 'idx', 'train_nir.txt'), index[IR])
-
-
-def make_synthetic_vireid(out_dir: str,
-                          layout: str,
-                          seed: int = 0,
-                          num_train_ids: int = 32,
-                          num_test_ids: int = 32,
-                          num_imgs_per_cam: int = 8,
-                          img_size: Tuple[int, int] = (128, 64),
-                          overwrite: bool = False) -> str:
-    """Write a small synthetic VI-ReID dataset in an official layout.
-
-    The tree is ``out_dir/<SYSU-MM01|RegDB|LLCM>`` and the matching loader
-    (:class:`SYSUMM01Dataset`, :class:`RegDBDataset`, :class:`LLCMDataset`)
-    reads it. Ids are ``1..num_train_ids + num_test_ids``, shuffled into the
-    train and test ids. Every file is a deterministic function of ``seed``.
-
-    - ``'sysu'``: ``cam1..cam6/<pid:04d>/<img:04d>.jpg`` and ``exp/*_id.txt``
-      (one id in eight of the train ids goes to ``val_id.txt``). Every id is
-      seen by cam1, at least one of cams 2, 4, 5 and at least one IR camera
-      (3, 6), ``num_imgs_per_cam`` images each.
-    - ``'regdb'``: ``Visible/<pid>/*_v_*.bmp``, ``Thermal/<pid>/*_t_*.bmp``,
-      exactly ten images per id per modality (a visible and a thermal image
-      share the pose, as the real pairs are captured together) and the index
-      files of the ten trials, each a fresh random train / test split of the
-      ids.
-    - ``'llcm'``: ``train_vis``, ``train_nir``, ``test_vis`` (cam1..cam9),
-      ``test_nir`` (no cam3) of ``<pid:04d>/<pid>_cNN_s..._f..._k.jpg``,
-      ``idx/train_vis.txt``, ``idx/train_nir.txt``, ``idx/test_id.txt``;
-      each id in 2-4 visible and 1-3 NIR cameras.
-
-    Args:
-        out_dir (str): Folder to write the dataset root in.
-        layout (str): ``'sysu'``, ``'regdb'`` or ``'llcm'``.
-        seed (int): Seed of the numpy Generator. Defaults to 0.
-        num_train_ids (int): Number of training ids. Defaults to 32.
-        num_test_ids (int): Number of test ids. Defaults to 32.
-        num_imgs_per_cam (int): Images per id per camera (SYSU, LLCM).
-            Defaults to 8 (about 24 visible and 12 IR training images per
-            id with the SYSU layout).
-        img_size (tuple[int, int]): Image size (H, W). Defaults to (128, 64).
-        overwrite (bool): Replace an existing, non-empty root. Defaults to
-            False.
-
-    Returns:
-        str: Absolute path of the dataset root written.
-
-    Example:
-        >>> from mmvireid.datasets import make_synthetic_vireid
-        >>> root = make_synthetic_vireid('data/synthetic', 'sysu')
-        >>> train_dataloader = dict(
-        ...     dataset=dict(type='SYSUMM01Dataset', data_root=root))
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f'make_synthetic_vireid: layout must be one of '
-                         f'{sorted(LAYOUTS)}, got {layout!r}')
-    if num_train_ids < 2 or num_test_ids < 1 or num_imgs_per_cam < 1:
-        raise ValueError(
-            'make_synthetic_vireid: expected num_train_ids >= 2, '
-            'num_test_ids >= 1 and num_imgs_per_cam >= 1, got '
-            f'{num_train_ids}, {num_test_ids}, {num_imgs_per_cam}')
-    if len(img_size) != 2 or img_size[0] < 32 or img_size[1] < 16:
-        raise ValueError('make_synthetic_vireid: img_size must be (H, W) of '
-                         f'at least (32, 16), got {img_size!r}')
-    root = osp.abspath(osp.join(out_dir, LAYOUTS[layout]))
-    if osp.isdir(root) and os.listdir(root):
-        if not overwrite:
-            raise FileExistsError(
-                f'make_synthetic_vireid: {root!r} exists and is not empty; '
-                'pass overwrite=True to replace it')
-        shutil.rmtree(root)
-    os.makedirs(root, exist_ok=True)
-
-    rng = np.random.default_rng(seed)
-    schemes = np.stack([
-        rng.choice(len(PALETTE), 5, replace=False)
-        for _ in range(NUM_COLOUR_SCHEMES)
-    ])
-    num_ids = num_train_ids + num_test_ids
-    persons = {
-        pid: _draw_person(rng, schemes)
-        for pid in range(1, num_ids + 1)
-    }
-    pids = [int(p) for p in rng.permutation(np.arange(1, num_ids + 1))]
-    img_size = tuple(img_size)
-    if layout == 'sysu':
-        _write_sysu(root, rng, persons, pids, num_train_ids, num_imgs_per_cam,
-                    img_size)
-    elif layout == 'regdb':
-        _write_regdb(root, rng, persons, pids, num_train_ids, img_size)
-    else:
-        _write_llcm(root, rng, persons, pids, num_train_ids, num_imgs_per_cam,
-                    img_size)
-    return root
