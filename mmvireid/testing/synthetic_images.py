@@ -22,7 +22,7 @@ order of the ``draw_*`` and :func:`render` calls fixes the images.
 
 Example:
     >>> import numpy as np
-    >>> from mmvireid.datasets import IR, RGB
+    >>> from mmvireid.structures import IR, RGB
     >>> rng = np.random.default_rng(0)
     >>> person = draw_person(rng, draw_colour_schemes(rng))
     >>> pose = draw_pose(rng)
@@ -39,7 +39,7 @@ from typing import Dict, Sequence, Tuple
 import numpy as np
 from scipy import ndimage
 
-from mmvireid.datasets import IR, RGB
+from mmvireid.structures import IR, RGB
 
 # Garment colours (RGB in [0, 1]) shared by all identities.
 PALETTE = np.array([

@@ -16,8 +16,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from mmvireid.datasets import (IR, RGB, LLCMDataset, RegDBDataset,
-                               SYSUMM01Dataset)
+from mmvireid.datasets import LLCMDataset, RegDBDataset, SYSUMM01Dataset
+from mmvireid.structures import IR, RGB
 from .synthetic_images import (draw_camera, draw_colour_schemes, draw_person,
                                draw_pose, render)
 
