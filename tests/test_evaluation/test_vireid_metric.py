@@ -379,8 +379,8 @@ def test_per_query_records_and_rank_setting():
     first = records[:3]
     assert [r['img_path'] for r in first] == [
         'cam3/0001/0.jpg', 'cam6/0001/0.jpg', 'cam6/0002/100.jpg']
-    assert [(r['pid'], r['camid']) for r in first] == [(1, 3), (1, 6),
-                                                      (2, 6)]
+    assert [(r['pid'], r['camid'])
+            for r in first] == [(1, 3), (1, 6), (2, 6)]
     # all-search: the cam3 query ranks ids 2, 1, 2 (its cam2 image goes);
     # the cam6 queries rank their id first, then at 3
     assert [r['valid'] for r in first] == [True, True, True]

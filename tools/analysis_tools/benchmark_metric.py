@@ -28,7 +28,6 @@ import torch
 from mmengine.logging import MMLogger
 
 import mmvireid
-
 from mmvireid.datasets.base_vireid_dataset import IR, RGB
 from mmvireid.evaluation import VIReIDMetric
 
