@@ -330,7 +330,8 @@ class VIReIDMetric(BaseMetric):
             for R1, R5, R10, R20, mAP and mINP, in percent: mean and
             population standard deviation (``ddof=0``) over the trials.
         """
-        features = torch.stack([r['feature'] for r in results])
+        features = F.normalize(
+            torch.stack([r['feature'] for r in results]).float(), dim=1)
         fields = {
             key: np.array([_scalar(r[key]) for r in results])
             for key in _SAMPLE_FIELDS
@@ -339,7 +340,7 @@ class VIReIDMetric(BaseMetric):
         for setting in self.settings:
             name, num_trials = setting['name'], setting['num_trials']
             scores = np.empty((num_trials, len(_SCORES)))
-            for trial, q_index, _, ranked in self.rank_setting(
+            for trial, q_index, _, ranked in self._rank_normalized(
                     setting, features, fields):
                 try:
                     summary = summarize_rank(ranked)
@@ -392,8 +393,8 @@ class VIReIDMetric(BaseMetric):
 
         Args:
             setting (dict): One of :attr:`settings`.
-            features (torch.Tensor): Features of the N test items, (N, D);
-                L2-normalised here.
+            features (torch.Tensor | np.ndarray): Features of the N test
+                items, (N, D); L2-normalised here.
             fields (dict[str, np.ndarray]): ``pid``, ``camid``, ``modality``,
                 ``is_query``, ``is_gallery`` and ``img_path`` of the items,
                 each (N,).
@@ -402,11 +403,12 @@ class VIReIDMetric(BaseMetric):
             topk (int, optional): Also return the top-k ranked gallery of
                 every query (see :func:`evaluate_rank`). Defaults to None.
 
-        Yields:
-            tuple: ``(trial, q_index, g_index, results)``: the item indices
-            of the Q queries and of the trial's G gallery items, and the
-            per-query results of :func:`evaluate_rank` (gallery indices of
-            ``index`` are positions in ``g_index``).
+        Returns:
+            Iterator[tuple]: For each trial, ``(trial, q_index, g_index,
+            results)``: the item indices of the Q queries and of the trial's
+            G gallery items, and the per-query results of
+            :func:`evaluate_rank` (gallery indices of ``index`` are
+            positions in ``g_index``).
 
         Example:
             >>> metric = VIReIDMetric(protocol='sysu')
@@ -415,6 +417,19 @@ class VIReIDMetric(BaseMetric):
             ...         topk=10):
             ...     worst_first = np.argsort(results['ap'])
         """
+        return self._rank_normalized(
+            setting, F.normalize(torch.as_tensor(features).float(), dim=1),
+            fields, trials, topk)
+
+    def _rank_normalized(
+        self,
+        setting: dict,
+        features: torch.Tensor,
+        fields: Dict[str, np.ndarray],
+        trials: Optional[Sequence[int]] = None,
+        topk: Optional[int] = None
+    ) -> Iterator[Tuple[int, np.ndarray, np.ndarray, Dict[str, np.ndarray]]]:
+        """:meth:`rank_setting` of L2-normalised features."""
         name = setting['name']
         trials = range(setting['num_trials']) if trials is None else trials
         for trial in trials:
@@ -422,7 +437,6 @@ class VIReIDMetric(BaseMetric):
                 raise ValueError(
                     f'VIReIDMetric: setting {name!r} has trials 0..'
                     f'{setting["num_trials"] - 1}, got trial {trial}')
-        features = F.normalize(torch.as_tensor(features).float(), dim=1)
         pids, camids = fields['pid'], fields['camid']
         q_index, c_index = setting_indices(setting, fields['is_query'],
                                            fields['is_gallery'],
