@@ -78,8 +78,9 @@ def test_matches_dense_restatement(num_q, num_g, k1, k2, lambda_value):
 
 def test_ties_are_broken_by_index(monkeypatch):
     # five distance levels: many ties across the k-th neighbour; chunks of
-    # 7 rows in the kNN search
+    # 7 rows in the kNN search and of 50 terms in the Jaccard sums
     monkeypatch.setattr(re_ranking_module, '_KNN_CHUNK_ROWS', 7)
+    monkeypatch.setattr(re_ranking_module, '_TERM_BUDGET', 50)
     q_g, q_q, g_g = distances(20, 25, seed=3, levels=5)
     np.testing.assert_allclose(
         re_ranking(q_g, q_q, g_g, k1=6, k2=3),
