@@ -91,19 +91,20 @@ def re_ranking(q_g_dist,
     6. Result: ``(1 − lambda_value)·J + lambda_value·D``, query rows,
        gallery columns.
 
-    Steps 2-5 are the sparse pieces of :mod:`mmvireid.clustering` (kNN
-    lists of ``max(k1 + 1, k2)`` columns, V as sparse rows, Jaccard over the
-    pairs that share a column of V); the dense inputs themselves take
-    O(N²) memory, as does D.
+    Steps 2-4 are the sparse pieces of :mod:`mmvireid.clustering` (kNN
+    lists of ``max(k1 + 1, k2)`` columns, V as sparse rows); step 5 sums
+    over the columns of V shared by a query and a gallery image only. The
+    dense inputs themselves take O(N²) memory, as does D.
 
     VI-ReID caveat: queries and gallery are of different modalities, so
-    ``q_q_dist`` and ``g_g_dist`` compare images of one modality, usually
+    ``q_q_dist`` and ``g_g_dist`` compare images of *one* modality, usually
     much closer than any cross-modality pair. The k-reciprocal neighbours of
-    a query are then mostly other queries (and those of a gallery image
-    other gallery images), and V spreads little mass across modalities:
-    re-ranking helps VI-ReID less than single-modality ReID and may even
-    hurt; tune k1 / k2 / lambda_value on a validation split, not the test
-    set.
+    a query are then mostly other queries (those of a gallery image other
+    gallery images), and the Jaccard term rests on the few cross-modality
+    neighbours that remain, which makes the result sensitive to k1, k2 and
+    lambda_value. Tune them on a validation split, not on the test set, and
+    report re-ranked scores as such (published VI-ReID results are usually
+    without re-ranking).
 
     Args:
         q_g_dist (array-like): Query x gallery distances, shape (Q, G).
