@@ -1,10 +1,27 @@
 """Evaluate a VI-ReID checkpoint under its dataset's official protocol.
 
+``--out FILE.json`` writes one JSON object (``.yaml`` / ``.pkl`` give the
+same object in those formats):
+
+- ``metrics``: the aggregate scores as logged, e.g. ``"sysu/all/R1"`` and
+  ``"sysu/all/R1_std"``, in percent;
+- ``queries``: one record per query of every trial of every setting of each
+  ``VIReIDMetric``, in that order: ``metric`` (its prefix, e.g.
+  ``"sysu"``), ``setting``, ``trial`` (0-based; the log's "trial t+1"),
+  ``img_path``, ``pid``, ``camid``, ``valid`` (false: no true match left
+  after the protocol's removals, so not scored), ``ap`` and ``inp`` (in
+  [0, 1]) and ``first_match_rank`` (1-based, on the ranking the CMC uses:
+  identity-deduplicated for SYSU-MM01 and LLCM), the last three null when
+  not valid. ``pandas.DataFrame(json.load(f)['queries'])`` reads them as a
+  table.
+
 Example:
     python tools/test.py configs/agw/agw_r50_sysu.py work_dirs/x/epoch_80.pth
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
     # the reference row of an ablation table: the model as training starts
     python tools/test.py configs/agw/agw_r50_sysu.py --untrained
+    # per-query AP / INP / first-match rank next to the metrics
+    python tools/test.py CONFIG CHECKPOINT --out work_dirs/x/results.json
 """
 import argparse
 import os
@@ -13,12 +30,17 @@ from copy import deepcopy
 
 import mmengine
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmvireid.evaluation import VIReIDMetric
 from mmvireid.utils import (register_all_modules, setup_cpu_distributed,
                             teardown_distributed)
+
+#: File types ``--out`` can write (those of ``mmengine.dump``).
+OUT_SUFFIXES = ('.json', '.yaml', '.yml', '.pkl', '.pickle')
 
 
 def parse_args():
@@ -37,7 +59,10 @@ def parse_args():
         '--work-dir',
         help='the directory to save the file containing evaluation metrics')
     parser.add_argument(
-        '--out', help='dump the metrics to this file (json/yaml/pkl)')
+        '--out',
+        help='write the metrics and the per-query results (AP, INP and '
+        'first-match rank of every query of every trial) to this JSON file '
+        '(.yaml / .pkl also work); see this script\'s docstring')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -57,6 +82,9 @@ def parse_args():
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.out and osp.splitext(args.out)[1].lower() not in OUT_SUFFIXES:
+        raise SystemExit(f'tools/test.py: --out {args.out!r} must end in one '
+                         f'of {OUT_SUFFIXES} (JSON is the documented format)')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -113,9 +141,25 @@ def main():
             runner.model) else runner.model
         model.init_weights()
     metrics = runner.test()
+    # Only rank 0 holds the per-query results (MMEngine computes metrics
+    # there); ask before the process group is gone.
+    write_out = args.out and is_main_process()
     teardown_distributed()
-    if args.out:
-        mmengine.dump(metrics, args.out)
+    if write_out:
+        mmengine.dump(
+            dict(metrics=metrics, queries=per_query_results(runner)),
+            args.out)
+
+
+def per_query_results(runner: Runner) -> list:
+    """Per-query records of every :class:`VIReIDMetric` of the test
+    evaluator (see the module docstring)."""
+    return [
+        dict(metric=metric.prefix, **record)
+        for metric in runner.test_evaluator.metrics
+        if isinstance(metric, VIReIDMetric)
+        for record in metric.per_query_records()
+    ]
 
 
 if __name__ == '__main__':

@@ -5,7 +5,8 @@ from typing import List
 import numpy as np
 
 from mmvireid.registry import DATASETS
-from .base_vireid_dataset import IR, RGB, BaseVIReIDDataset
+from mmvireid.structures import IR, RGB
+from .base_vireid_dataset import BaseVIReIDDataset
 
 
 @DATASETS.register_module()

@@ -1,6 +1,7 @@
 """Test and benchmark scaffolding: synthetic datasets in the official
-layouts (as ``mmengine.testing`` and ``mmpretrain``'s test utilities, kept
-out of the runtime packages)."""
+layouts and the SYSU-MM01 ``rand_perm_cam.mat`` writer (as
+``mmengine.testing``, kept out of the runtime packages)."""
 from .synthetic_vireid import LAYOUTS, make_synthetic_vireid
+from .sysu_rand_perm_cam import write_rand_perm_cam
 
-__all__ = ['LAYOUTS', 'make_synthetic_vireid']
+__all__ = ['LAYOUTS', 'make_synthetic_vireid', 'write_rand_perm_cam']

@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 from sklearn.manifold import TSNE
 
-from mmvireid.datasets.base_vireid_dataset import IR, MODALITY_NAMES, RGB
+from mmvireid.structures import IR, MODALITY_NAMES, RGB
 
 #: Marker of each modality: circles for RGB, triangles for IR.
 MARKERS = {RGB: 'o', IR: '^'}

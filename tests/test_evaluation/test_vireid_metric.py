@@ -1,5 +1,7 @@
 import importlib
 import math
+import os
+import os.path as osp
 import random
 
 import numpy as np
@@ -8,9 +10,12 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmpretrain.structures import DataSample
 
-from mmvireid.datasets.base_vireid_dataset import IR, RGB
+from mmvireid.structures import IR, RGB
 from mmvireid.evaluation import VIReIDMetric
+from mmvireid.evaluation.functional import (eval_vireid, load_rand_perm_cam,
+                                            re_ranking)
 from mmvireid.registry import METRICS
+from mmvireid.testing.sysu_rand_perm_cam import write_rand_perm_cam
 
 metric_module = importlib.import_module(
     'mmvireid.evaluation.metrics.vireid_metric')
@@ -169,6 +174,13 @@ def test_logs_a_table(monkeypatch):
     assert 'mINP' in table
     assert 'visible2thermal' in table and 'thermal2visible' in table
     assert '100.00 ± 0.00' in table
+    # plain text for the log file: no terminal escape codes, one line per
+    # setting between the rules
+    assert '\x1b' not in table
+    lines = table.splitlines()
+    assert len({len(line) for line in lines[1:]}) == 1
+    assert [line.split('|')[1].strip() for line in lines
+            if 'thermal' in line] == ['visible2thermal', 'thermal2visible']
 
 
 def test_default_settings():
@@ -195,14 +207,22 @@ def test_default_settings():
      r"lacks \['gallery_modality'\]"),
     (dict(settings=[dict(name='a', query_modality=1, gallery_modality=0,
                          shots=3)]), ValueError, r"unknown keys \['shots'\]"),
-    (dict(settings=[dict(name='a', query_modality='nir',
+    (dict(settings=[dict(name='a', query_modality='depth',
                          gallery_modality=0)]), ValueError,
-     'query_modality must be one of'),
+     'query_modality must be RGB'),
     (dict(settings=[dict(name='a', query_modality=1, gallery_modality=0,
                          gallery_mode='few')]), ValueError,
      'gallery_mode must be one of'),
     (dict(settings=[dict(name='a', query_modality=1, gallery_modality=0)] *
           2), ValueError, 'distinct'),
+    (dict(rerank=dict(k3=1)), ValueError, r"dict of \['k1', 'k2', "),
+    (dict(rerank=dict(k1=0)), ValueError, 'k1 must be a positive int'),
+    (dict(rerank=[20, 6]), ValueError, 'rerank must be None or a dict'),
+    (dict(gallery_draw='matlab'), ValueError, 'gallery_draw must be one of'),
+    (dict(protocol='llcm', gallery_draw='official'), ValueError,
+     "needs protocol='sysu'"),
+    (dict(gallery_draw='official', rand_perm_file='/nope/rand_perm_cam.mat'),
+     FileNotFoundError, "'/nope/rand_perm_cam.mat': no such file"),
 ])
 def test_bad_config_raises(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -222,3 +242,164 @@ def test_bad_samples_raise():
     # no thermal image at all: the settings find no gallery / no queries
     with pytest.raises(ValueError, match='found 2 queries and 0 gallery'):
         evaluate(metric, [sample(1, 1, RGB, 0), sample(2, 1, RGB, 9)])
+
+
+def sysu_test_tree(root):
+    """Samples of a SYSU-MM01 test tree written under ``root`` (empty
+    files): ids 1..4, 1-3 images per id per camera, features by id."""
+    rng = np.random.default_rng(0)
+    samples = []
+    for camid in range(1, 7):
+        for pid in range(1, 5):
+            folder = osp.join(root, f'cam{camid}', f'{pid:04d}')
+            os.makedirs(folder)
+            for number in range(1, rng.integers(1, 4) + 1):
+                path = osp.join(folder, f'{number:04d}.jpg')
+                open(path, 'w').close()
+                samples.append(
+                    sample(pid, camid, IR if camid in (3, 6) else RGB,
+                           pid * 40 + rng.normal(0, 25), name=path,
+                           query=camid in (3, 6),
+                           gallery=camid not in (3, 6)))
+    return samples
+
+
+def fields_of(samples):
+    """Features (N, D) and protocol fields of samples, as the metric keeps
+    them."""
+    return torch.stack([s['feature'] for s in samples]), {
+        key: np.array([s[key] for s in samples])
+        for key in ('pid', 'camid', 'modality', 'is_query', 'is_gallery',
+                    'img_path')
+    }
+
+
+def by_hand(samples, gallery, protocol='sysu', rerank=None):
+    """eval_vireid of the IR queries against ``gallery`` (sample indices),
+    1 - cos distances, optionally re-ranked: R1, mAP, mINP in percent."""
+    feats = torch.nn.functional.normalize(
+        torch.stack([s['feature'] for s in samples]), dim=1).numpy()
+    queries = [i for i, s in enumerate(samples) if s['is_query']]
+    dist = 1 - feats @ feats.T
+    q_g = dist[np.ix_(queries, gallery)]
+    if rerank:
+        q_g = re_ranking(q_g, dist[np.ix_(queries, queries)],
+                         dist[np.ix_(gallery, gallery)], **rerank)
+    pids = np.array([s['pid'] for s in samples])
+    camids = np.array([s['camid'] for s in samples])
+    result = eval_vireid(q_g, pids[queries], pids[gallery], camids[queries],
+                         camids[gallery], protocol)
+    return [100 * result['cmc'][0], 100 * result['mAP'], 100 * result['mINP']]
+
+
+def test_official_gallery_draw(tmp_path):
+    samples = sysu_test_tree(str(tmp_path))
+    write_rand_perm_cam(str(tmp_path), num_trials=3, seed=4)
+    rand_perm = load_rand_perm_cam(str(tmp_path / 'exp' /
+                                       'rand_perm_cam.mat'))
+    metric = VIReIDMetric(gallery_draw='official', num_trials=3)
+    metrics = evaluate(metric, samples)
+    index = {(s['camid'], s['pid'],
+              int(osp.basename(s['img_path'])[:4])): i
+             for i, s in enumerate(samples)}
+    for name, cams in (('all', [1, 2, 4, 5]), ('indoor', [1, 2])):
+        scores = []
+        for trial in range(3):
+            # get_testing_set.m: camera by camera, ids ascending, the first
+            # number of row `trial`
+            gallery = [
+                index[cam, pid, rand_perm[cam, pid][trial, 0]]
+                for cam in cams for pid in range(1, 5)
+                if (cam, pid) in rand_perm
+            ]
+            scores.append(by_hand(samples, gallery))
+        for key, value in zip(('R1', 'mAP', 'mINP'), np.mean(scores, 0)):
+            assert metrics[f'{name}/{key}'] == pytest.approx(value)
+        assert metrics[f'{name}/mAP_std'] == pytest.approx(
+            np.std(scores, 0)[1])
+    random_draw = evaluate(VIReIDMetric(num_trials=3), samples)
+    assert random_draw != metrics  # the draws differ
+
+    # an absolute rand_perm_file; a missing relative one
+    moved = str(tmp_path / 'perm.mat')
+    os.rename(tmp_path / 'exp' / 'rand_perm_cam.mat', moved)
+    assert evaluate(
+        VIReIDMetric(gallery_draw='official', num_trials=3,
+                     rand_perm_file=moved), samples) == metrics
+    with pytest.raises(FileNotFoundError,
+                       match=r"needs the official .*exp/rand_perm_cam.mat"):
+        evaluate(VIReIDMetric(gallery_draw='official'), samples)
+    # more trials than the file holds
+    with pytest.raises(ValueError, match='hold 3 trials'):
+        evaluate(VIReIDMetric(gallery_draw='official', rand_perm_file=moved),
+                 samples)
+
+
+def test_rerank(tmp_path):
+    samples = sysu_test_tree(str(tmp_path))
+    rerank = dict(k1=4, k2=2, lambda_value=0.2)
+    metric = VIReIDMetric(num_trials=2, rerank=rerank)
+    assert metric.rerank == rerank
+    assert VIReIDMetric(rerank=dict(k1=3)).rerank == dict(k1=3, k2=6,
+                                                          lambda_value=0.3)
+    metrics = evaluate(metric, samples)
+    plain_metric = VIReIDMetric(num_trials=2)
+    plain = evaluate(plain_metric, samples)
+    for setting in plain_metric.settings:
+        scores = []
+        # the seeded galleries, as the metric without re-ranking takes them
+        for _, _, g_index, _ in plain_metric.rank_setting(
+                setting, *fields_of(samples)):
+            scores.append(by_hand(samples, g_index.tolist(), rerank=rerank))
+        for key, value in zip(('R1', 'mAP', 'mINP'), np.mean(scores, 0)):
+            assert metrics[f'{setting["name"]}/{key}'] == pytest.approx(value)
+    assert metrics != plain
+
+
+def test_per_query_records_and_rank_setting():
+    # the hand-worked SYSU case of test_sysu_end_to_end_hand_worked
+    gallery = [
+        sample(1, 2, RGB, 0, query=False),
+        sample(2, 1, RGB, 20, query=False),
+        sample(1, 4, RGB, 40, query=False),
+        sample(2, 5, RGB, 120, query=False),
+    ]
+    queries = [
+        sample(1, 3, IR, 0, gallery=False),
+        sample(1, 6, IR, 0, gallery=False),
+        sample(2, 6, IR, 100, gallery=False),
+    ]
+    metric = VIReIDMetric(protocol='sysu', num_trials=2)
+    assert metric.per_query_records() == []
+    evaluate(metric, gallery + queries)
+    records = metric.per_query_records()
+    assert len(records) == 2 * 2 * 3  # settings x trials x queries
+    assert [(r['setting'], r['trial']) for r in records[::3]] == [
+        ('all', 0), ('all', 1), ('indoor', 0), ('indoor', 1)]
+    first = records[:3]
+    assert [r['img_path'] for r in first] == [
+        'cam3/0001/0.jpg', 'cam6/0001/0.jpg', 'cam6/0002/100.jpg']
+    assert [(r['pid'], r['camid'])
+            for r in first] == [(1, 3), (1, 6), (2, 6)]
+    # all-search: the cam3 query ranks ids 2, 1, 2 (its cam2 image goes);
+    # the cam6 queries rank their id first, then at 3
+    assert [r['valid'] for r in first] == [True, True, True]
+    assert [r['ap'] for r in first] == pytest.approx([1 / 2, 5 / 6, 5 / 6])
+    assert [r['inp'] for r in first] == pytest.approx([1 / 2, 2 / 3, 2 / 3])
+    assert [r['first_match_rank'] for r in first] == [2, 1, 1]
+    # indoor (cams 1, 2): the cam3 query has no match left
+    assert records[6] == dict(setting='indoor', trial=0,
+                              img_path='cam3/0001/0.jpg', pid=1, camid=3,
+                              valid=False, ap=None, inp=None,
+                              first_match_rank=None)
+
+    features, fields = fields_of(gallery + queries)
+    (trial, q_index, g_index, ranked), = metric.rank_setting(
+        metric.settings[0], features, fields, trials=[1], topk=2)
+    assert trial == 1 and q_index.tolist() == [4, 5, 6]
+    assert sorted(g_index.tolist()) == [0, 1, 2, 3]
+    assert g_index[ranked['index'][0]].tolist() == [1, 2]  # ids 2, 1
+    assert ranked['match'][0].tolist() == [False, True]
+    with pytest.raises(ValueError, match=r"'all' has trials 0..1, got"):
+        next(metric.rank_setting(metric.settings[0], features, fields,
+                                 trials=[2]))

@@ -14,8 +14,9 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from threadpoolctl import threadpool_limits
 
-from mmvireid.testing import make_synthetic_vireid
+from mmvireid.evaluation.functional import load_rand_perm_cam, re_ranking
 from mmvireid.registry import MODELS
+from mmvireid.testing import make_synthetic_vireid, write_rand_perm_cam
 from mmvireid.visualization import load_features, save_features
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -207,9 +208,9 @@ def test_visualize_retrieval_ranks_as_the_protocol(test_features, tmp_path):
                 gallery.append(rng.choice(candidates)[1])
     feats = data['features'] / np.linalg.norm(
         data['features'], axis=1, keepdims=True)
-    setting = retrieval_tool.get_setting(data, None, 'all')
-    q_index, g_index, lists = retrieval_tool.rank_setting(
-        data, setting, 0, topk)
+    metric, setting = retrieval_tool.get_metric(data, None, 'all')
+    q_index, g_index, results = retrieval_tool.rank_trial(
+        data, metric, setting, 0, topk)
     assert sorted(g_index.tolist()) == sorted(gallery)
     for png, q in zip(written, queries):
         kept = [
@@ -218,12 +219,67 @@ def test_visualize_retrieval_ranks_as_the_protocol(test_features, tmp_path):
         ]
         ranked = sorted(kept, key=lambda g: 1 - feats[q] @ feats[g])[:topk]
         row = q_index.tolist().index(q)
-        assert g_index[lists['index'][row]].tolist() == ranked
+        assert g_index[results['index'][row]].tolist() == ranked
         expected = [bool(data['pid'][g] == data['pid'][q]) for g in ranked]
         assert frame_colours(png) == expected
         height, width = mmcv.imread(png).shape[:2]
         assert 96 < height < 2 * 96
         assert (topk + 1) * 48 < width < 1.6 * (topk + 1) * 48
+
+
+def test_visualize_retrieval_ranks_as_the_recorded_metric(
+        tree, test_features, tmp_path):
+    # a feature file of a config whose metric draws the official galleries
+    # and re-ranks
+    data = load_features(test_features)
+    perm_file = write_rand_perm_cam(tree, str(tmp_path / 'perm.mat'))
+    meta = dict(data['meta'], gallery_draw='official',
+                rand_perm_file=perm_file, rerank=dict(k1=3, k2=2))
+    path = save_features(str(tmp_path / 'features.npz'), data['features'],
+                         data['pid'], data['camid'], data['modality'],
+                         data['img_path'], data['is_query'],
+                         data['is_gallery'], meta)
+    data = load_features(path)
+    metric, setting = retrieval_tool.get_metric(data, None, 'indoor')
+    assert metric.gallery_draw == 'official'
+    assert metric.rerank == dict(k1=3, k2=2, lambda_value=0.3)
+    q_index, g_index, results = retrieval_tool.rank_trial(
+        data, metric, setting, 2, topk=4)
+
+    # the official gallery of trial 2: cameras 1, 2, ids ascending
+    rand_perm = load_rand_perm_cam(perm_file)
+    item = {
+        osp.relpath(p, tree): i
+        for i, p in enumerate(data['img_path'])
+    }
+    gallery = [
+        item[f'cam{cam}/{pid:04d}/{rand_perm[cam, pid][2, 0]:04d}.jpg']
+        for cam in (1, 2) for pid in sorted(set(data['pid'].tolist()))
+        if (cam, pid) in rand_perm
+    ]
+    assert g_index.tolist() == gallery
+    # re-ranked distances of 1 - cos
+    feats = data['features'] / np.linalg.norm(
+        data['features'], axis=1, keepdims=True)
+    dist = 1 - feats @ feats.T
+    reranked = re_ranking(dist[np.ix_(q_index, g_index)],
+                          dist[np.ix_(q_index, q_index)],
+                          dist[np.ix_(g_index, g_index)], k1=3, k2=2)
+    for row in range(len(q_index)):
+        np.testing.assert_allclose(
+            results['distance'][row],
+            reranked[row][results['index'][row]],
+            atol=1e-5)
+    written = retrieval_tool.main([
+        '--features', path, '--setting', 'indoor', '--trial', '2',
+        '--num-queries', '2', '--topk', '3', '--out-dir',
+        str(tmp_path / 'vis')
+    ])
+    assert len(written) == 2 and all('indoor_trial2' in p for p in written)
+    # another protocol than the file's: that protocol's default metric
+    metric, setting = retrieval_tool.get_metric(data, 'llcm', None)
+    assert metric.gallery_draw == 'random' and metric.rerank is None
+    assert setting['name'] == 'vis2nir'
 
 
 def test_visualize_retrieval_worst_first_grid_from_config(
@@ -343,7 +399,7 @@ def test_retrieval_needs_queries_of_the_setting(test_features, tmp_path):
                   data['modality'], data['img_path'],
                   np.zeros_like(data['is_query']), data['is_gallery'],
                   data['meta'])
-    with pytest.raises(ValueError, match="setting 'all' has 0 queries"):
+    with pytest.raises(ValueError, match="setting 'all' found 0 queries"):
         retrieval_tool.main(['--features', no_query] + common)
     # a train-split file has no queries at all
     train = str(tmp_path / 'train.npz')

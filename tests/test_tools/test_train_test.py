@@ -2,6 +2,7 @@
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -100,9 +101,37 @@ def test_two_processes_match_one(trained, tmp_path):
         one = json.load(f)
     with open(tmp_path / 'two.json') as f:
         two = json.load(f)
-    assert set(one) == set(two) and 'sysu/all/mAP' in one
-    for key in one:
-        assert two[key] == pytest.approx(one[key], abs=1e-3), key
+    assert set(one) == set(two) == {'metrics', 'queries'}
+    assert set(one['metrics']) == set(two['metrics'])
+    assert 'sysu/all/mAP' in one['metrics']
+    for key in one['metrics']:
+        assert two['metrics'][key] == pytest.approx(one['metrics'][key],
+                                                    abs=1e-3), key
+    # per-query results: the same queries in the same order, and their
+    # means over the valid queries and the trials are the metrics
+    queries = one['queries']
+    assert [(q['setting'], q['trial'], q['img_path']) for q in queries] == \
+        [(q['setting'], q['trial'], q['img_path']) for q in two['queries']]
+    for q1, q2 in zip(queries, two['queries']):
+        assert q1['valid'] == q2['valid']
+        assert q2['ap'] == pytest.approx(q1['ap'], abs=1e-5)
+    assert {q['metric'] for q in queries} == {'sysu'}
+    for setting in ('all', 'indoor'):
+        per_trial = [[q for q in queries
+                      if (q['setting'], q['trial']) == (setting, t)]
+                     for t in range(10)]
+        assert all(per_trial)
+        for key, score in (('ap', 'mAP'), ('inp', 'mINP')):
+            means = [np.mean([q[key] for q in trial if q['valid']])
+                     for trial in per_trial]
+            assert one['metrics'][f'sysu/{setting}/{score}'] == \
+                pytest.approx(100 * np.mean(means))
+        r1 = [np.mean([q['first_match_rank'] == 1 for q in trial
+                       if q['valid']]) for trial in per_trial]
+        assert one['metrics'][f'sysu/{setting}/R1'] == pytest.approx(
+            100 * np.mean(r1))
+        assert all(q['ap'] is None for trial in per_trial for q in trial
+                   if not q['valid'])
 
 
 @pytest.mark.parametrize('backbone', [
@@ -152,9 +181,9 @@ def test_untrained_evaluates_the_initialised_model(trained, tmp_path):
         str(tmp_path / 'checkpoint.json')
     ])
     with open(tmp_path / 'untrained.json') as f:
-        untrained = json.load(f)
+        untrained = json.load(f)['metrics']
     with open(tmp_path / 'checkpoint.json') as f:
-        expected = json.load(f)
+        expected = json.load(f)['metrics']
     assert set(untrained) == set(expected) and 'sysu/all/mAP' in expected
     for key in expected:
         assert untrained[key] == pytest.approx(expected[key], abs=1e-3), key

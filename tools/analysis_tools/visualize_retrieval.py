@@ -3,12 +3,14 @@
 For one evaluation setting (SYSU-MM01 ``all`` / ``indoor``, RegDB
 ``visible2thermal`` / ``thermal2visible``, LLCM ``vis2nir`` / ``nir2vis``, or
 the config's own ``VIReIDMetric`` settings) and one gallery trial, the
-gallery is drawn and ranked exactly as the metric scores it: the same
-queries and candidates, the same single-shot draw (trial ``t`` seeded with
-``t``; the metric logs it as "trial t+1"), the protocol's removals (SYSU-MM01:
-no camera-2 gallery for camera-3 queries; LLCM: no gallery item with the
-query's id and camera). Each PNG shows a query and its top-k gallery images,
-true matches framed green, false ones red, with rank and distance.
+ranked lists are those the metric scores: the tool builds the config's
+:class:`VIReIDMetric` and draws from its per-query results
+(:meth:`VIReIDMetric.rank_setting`): the same queries and gallery (trial
+``t``, which the metric logs as "trial t+1"), the same distances, the
+protocol's removals (SYSU-MM01: no camera-2 gallery for camera-3 queries;
+LLCM: no gallery item with the query's id and camera). Each PNG shows a
+query and its top-k gallery images, true matches framed green, false ones
+red, with rank and distance.
 
 Example:
     # from a feature file, the 20 worst queries of SYSU indoor search
@@ -23,22 +25,24 @@ Example:
 import argparse
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import mmcv
 import numpy as np
 
-from mmvireid.datasets.base_vireid_dataset import MODALITY_NAMES
-from mmvireid.evaluation.functional import draw_gallery
-from mmvireid.evaluation.functional.ranked_list import (ranked_lists,
-                                                        setting_indices)
-from mmvireid.evaluation.metrics.vireid_metric import VIReIDMetric
+from mmvireid.structures import MODALITY_NAMES
+from mmvireid.evaluation import VIReIDMetric
 from mmvireid.utils import register_all_modules
 from mmvireid.visualization import (VIReIDVisualizer, add_runner_args,
                                     features_from_args, parse_tool_args)
 
 #: Shown when neither --num-queries nor --query-list is given.
 DEFAULT_NUM_QUERIES = 10
+#: Arguments of the metric a feature file's ``meta`` may record.
+METRIC_META_KEYS = ('settings', 'num_trials', 'rerank', 'gallery_draw',
+                    'rand_perm_file')
+#: Arrays of a feature file the metric reads.
+FIELDS = ('pid', 'camid', 'modality', 'is_query', 'is_gallery', 'img_path')
 
 
 def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
@@ -59,8 +63,8 @@ def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
         '--trial',
         type=int,
         default=0,
-        help='gallery trial, 0-based: the seed of the single-shot draw '
-        '(default: 0)')
+        help='gallery trial, 0-based (the metric logs trial t as "trial '
+        't+1"; default: 0)')
     parser.add_argument('--topk',
                         type=int,
                         default=10,
@@ -104,26 +108,48 @@ def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
     return parse_tool_args(parser, args)
 
 
-def get_setting(data: Dict, protocol: Optional[str],
-                name: Optional[str]) -> dict:
-    """The checked setting ``name`` of the file's (or the given) protocol."""
+def get_metric(data: Dict, protocol: Optional[str],
+               name: Optional[str]) -> Tuple[VIReIDMetric, dict]:
+    """The file's metric (or one of ``protocol``) and its setting ``name``.
+
+    The metric is the config's test metric as the feature file records it
+    (its ``meta``: protocol, settings, trials, re-ranking and gallery draw);
+    with another ``protocol``, that protocol's defaults.
+    """
     meta = data['meta']
     protocol = protocol or meta.get('protocol')
     if protocol is None:
         raise ValueError('the features do not name their protocol (the '
                          "config's test_evaluator is no VIReIDMetric); pass "
                          '--protocol sysu|regdb|llcm')
-    same = protocol == meta.get('protocol')
-    metric = VIReIDMetric(protocol=protocol,
-                          settings=meta.get('settings') if same else None,
-                          num_trials=(meta.get('num_trials') if same else None)
-                          or 10)
+    kwargs = {
+        key: meta[key]
+        for key in METRIC_META_KEYS if meta.get(key) is not None
+    } if protocol == meta.get('protocol') else {}
+    metric = VIReIDMetric(protocol=protocol, **kwargs)
     settings = {s['name']: s for s in metric.settings}
     name = name or metric.settings[0]['name']
     if name not in settings:
         raise ValueError(f'--setting {name!r} is not a setting of protocol '
                          f'{protocol!r}; choose one of {sorted(settings)}')
-    return dict(settings[name], protocol=protocol)
+    return metric, settings[name]
+
+
+def rank_trial(data: Dict, metric: VIReIDMetric, setting: dict, trial: int,
+               topk: int) -> Tuple[np.ndarray, np.ndarray, Dict]:
+    """Queries, gallery and ranked lists of one trial, as the metric scores
+    them.
+
+    Returns:
+        tuple: ``(q_index, g_index, results)``: item indices of the Q queries
+        and the G gallery items, and the per-query results of
+        :meth:`VIReIDMetric.rank_setting` with the top-``topk`` lists.
+    """
+    fields = {key: data[key] for key in FIELDS}
+    _, q_index, g_index, results = next(
+        metric.rank_setting(
+            setting, data['features'], fields, trials=[trial], topk=topk))
+    return q_index, g_index, results
 
 
 def read_query_list(path: str, img_path: np.ndarray,
@@ -215,42 +241,6 @@ def stack_rows(rows: List[np.ndarray]) -> np.ndarray:
     ])
 
 
-def rank_setting(data: Dict, setting: dict, trial: int, topk: int):
-    """Queries, the trial's gallery and the ranked lists, as scored.
-
-    Returns:
-        tuple: ``(q_index, g_index, lists)``: item indices of the Q queries
-        and the G gallery items, and :func:`ranked_lists` of the (Q, G)
-        distances ``1 - cos``.
-    """
-    name = setting['name']
-    if not 0 <= trial < setting['num_trials']:
-        raise ValueError(f'--trial {trial}: setting {name!r} has trials 0..'
-                         f'{setting["num_trials"] - 1}')
-    pid, camid = data['pid'], data['camid']
-    q_index, c_index = setting_indices(setting, data['is_query'],
-                                       data['is_gallery'], data['modality'],
-                                       camid)
-    if len(q_index) == 0 or len(c_index) == 0:
-        raise ValueError(
-            f'setting {name!r} has {len(q_index)} queries and '
-            f'{len(c_index)} gallery candidates among the {len(pid)} test '
-            'items; the query set and the gallery must not be empty (check '
-            'is_query / is_gallery / modality / camid of the test split)')
-    g_index = c_index[draw_gallery(pid[c_index],
-                                   camid[c_index],
-                                   data['img_path'][c_index],
-                                   seed=trial,
-                                   gallery_cams=setting['gallery_cams'],
-                                   mode=setting['gallery_mode'])]
-    features = data['features'] / np.linalg.norm(
-        data['features'], axis=1, keepdims=True)
-    distmat = 1 - features[q_index] @ features[g_index].T
-    lists = ranked_lists(distmat, pid[q_index], pid[g_index], camid[q_index],
-                         camid[g_index], setting['protocol'], topk)
-    return q_index, g_index, lists
-
-
 def listed_queries(path: str, data: Dict, q_index: np.ndarray,
                    name: str) -> np.ndarray:
     """Positions among the queries of the items of a query list."""
@@ -295,21 +285,22 @@ def main(args: Optional[List[str]] = None) -> Optional[List[str]]:
         raise ValueError(
             f'the features are of the {meta.get("split")!r} split, without '
             'is_query / is_gallery; ranked lists need the test split')
-    setting = get_setting(data, args.protocol, args.setting)
+    metric, setting = get_metric(data, args.protocol, args.setting)
     name, trial = setting['name'], args.trial
-    q_index, g_index, lists = rank_setting(data, setting, trial, args.topk)
+    q_index, g_index, results = rank_trial(data, metric, setting, trial,
+                                           args.topk)
 
     candidates = None if args.query_list is None else listed_queries(
         args.query_list, data, q_index, name)
     num_queries = args.num_queries
     if num_queries is None and candidates is None:
         num_queries = DEFAULT_NUM_QUERIES
-    shown = select_queries(lists['ap'], num_queries, args.worst_first,
+    shown = select_queries(results['ap'], num_queries, args.worst_first,
                            candidates)
 
     pid, camid = data['pid'], data['camid']
     paths = image_paths(data['img_path'], meta, args.data_root)
-    shown_index = lists['index'][shown]
+    shown_index = results['index'][shown]
     needed = np.concatenate(
         [q_index[shown], g_index[shown_index[shown_index >= 0]]])
     missing = [p for p in np.unique(paths[needed]) if not osp.isfile(p)]
@@ -321,8 +312,8 @@ def main(args: Optional[List[str]] = None) -> Optional[List[str]]:
 
     out_dir = output_dir(args)
     os.makedirs(out_dir, exist_ok=True)
-    valid = ~np.isnan(lists['ap'])
-    score = (f'mAP {100 * np.mean(lists["ap"][valid]):.2f} over the '
+    valid = results['valid']
+    score = (f'mAP {100 * np.mean(results["ap"][valid]):.2f} over the '
              f'{int(valid.sum())} queries with a true match'
              if valid.any() else 'no query has a true match')
     print(f'{name}, trial {trial}: {len(q_index)} queries, gallery of '
@@ -332,10 +323,10 @@ def main(args: Optional[List[str]] = None) -> Optional[List[str]]:
     rows, written = [], []
     for order, q in enumerate(shown.tolist()):
         item = q_index[q]
-        kept = lists['index'][q] >= 0
-        ranked = g_index[lists['index'][q][kept]]
-        num_matches = lists['num_matches'][q]
-        score = (f'AP {100 * lists["ap"][q]:.1f}%, {num_matches} true '
+        kept = results['index'][q] >= 0
+        ranked = g_index[results['index'][q][kept]]
+        num_matches = results['num_matches'][q]
+        score = (f'AP {100 * results["ap"][q]:.1f}%, {num_matches} true '
                  f'match{"es" if num_matches > 1 else ""}'
                  if valid[q] else 'no true match in the gallery (not scored)')
         out_file = None if args.grid else osp.join(
@@ -344,8 +335,8 @@ def main(args: Optional[List[str]] = None) -> Optional[List[str]]:
         row = visualizer.visualize_ranked_list(
             mmcv.imread(paths[item], channel_order='rgb'),
             [mmcv.imread(paths[g], channel_order='rgb') for g in ranked],
-            lists['match'][q][kept],
-            lists['distance'][q][kept],
+            results['match'][q][kept],
+            results['distance'][q][kept],
             query_text=f'pid {pid[item]} cam {camid[item]}',
             gallery_texts=[f'pid {pid[g]} cam {camid[g]}' for g in ranked],
             header=f'{name} trial {trial} | query {order + 1}/{len(shown)} '

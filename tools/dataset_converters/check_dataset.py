@@ -27,7 +27,7 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 
-from mmvireid.datasets.base_vireid_dataset import MODALITY_NAMES
+from mmvireid.structures import MODALITY_NAMES
 from mmvireid.registry import DATASETS
 from mmvireid.utils import register_all_modules
 
