@@ -1,9 +1,11 @@
-from .modality_routing import route_by_modality
+from .modality_routing import is_exporting, route_by_modality, routing_mode
+from .modality_specific import ModalitySpecific
 from .occurrence_rank import occurrence_rank
 from .progressive_weight import progressive_weight
 from .resizable_buffers import resize_buffers
 
 __all__ = [
-    'occurrence_rank', 'progressive_weight', 'resize_buffers',
-    'route_by_modality'
+    'ModalitySpecific', 'is_exporting', 'occurrence_rank',
+    'progressive_weight', 'resize_buffers', 'route_by_modality',
+    'routing_mode'
 ]
