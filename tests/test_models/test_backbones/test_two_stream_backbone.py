@@ -1,6 +1,6 @@
 import pytest
 import torch
-from mmpretrain.models.backbones import EfficientNet
+from mmpretrain.models.backbones import EfficientNet, EfficientNetV2
 
 from mmvireid.models.utils import ModalitySpecific
 from mmvireid.registry import MODELS
@@ -12,6 +12,16 @@ class TinyEfficientNet(EfficientNet):
     """EfficientNet at a quarter of b0's width, one block a stage (b0, the
     smallest arch mmpretrain offers, has 4M parameters)."""
     arch_settings = {'b-tiny': (0.25, 0.25, 64)}
+
+
+@MODELS.register_module(force=True)
+class TinyEfficientNetV2(EfficientNetV2):
+    """EfficientNetV2 with a stem, three one-block stages (fused, plain
+    MBConv with SE) and the last convolution, 8-64 channels."""
+    arch_settings = {
+        'tiny': [[1, 3, 1, 1, 8, 8, 0.0, -1], [1, 3, 2, 4, 8, 16, 0.0, 0],
+                 [1, 3, 2, 4, 16, 24, 0.25, 1], [1, 1, 1, 1, 24, 64, 0.0, -2]]
+    }
 
 
 TINY_VIT = dict(
@@ -61,6 +71,8 @@ BACKBONES = {
         gap_before_final_norm=False),
     'EfficientNet':
     dict(type='TinyEfficientNet', arch='b-tiny', out_indices=(2, 6)),
+    'EfficientNetV2':
+    dict(type='TinyEfficientNetV2', arch='tiny', out_indices=(1, 4)),
     'MobileNetV2':
     dict(type='MobileNetV2', widen_factor=0.25, out_indices=(1, 7)),
     'MobileNetV3':

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmvireid.models.utils import route_by_modality
+from mmvireid.models.utils import route_by_modality, routing_mode
 from mmvireid.structures import IR, RGB
 
 
@@ -226,6 +226,26 @@ def test_tracing_takes_the_whole_batch():
         with torch.no_grad():
             for got, want in zip(traced(x, modality), model(x, modality)):
                 torch.testing.assert_close(got, want)
+
+
+def test_routing_mode_forces_either_way():
+    """Whole batch in eager mode (what an exported graph computes), and
+    sub-batches under tracing (what a FLOP counter should count of eager
+    inference); an explicit sub_batches wins; the default comes back."""
+    model = Routed().eval()
+    x, modality = batch([RGB, IR, IR])
+    with torch.no_grad():
+        with routing_mode(sub_batches=False):
+            model(x, modality)
+            route_by_modality(x, modality, model.heads, sub_batches=True)
+        assert model.heads[RGB].calls == [3, 1]
+        assert model.heads[IR].calls == [3, 2]
+        with routing_mode(sub_batches=True):
+            torch.jit.trace(model, (x, modality), check_trace=False)
+        assert model.heads[RGB].calls[2:] == [1]
+        assert model.heads[IR].calls[2:] == [2]
+        model(x, modality)
+        assert model.heads[IR].calls[3:] == [2]
 
 
 @pytest.mark.skipif(
