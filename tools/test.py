@@ -17,8 +17,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvireid.utils import (register_all_modules, setup_cpu_distributed,
-                            teardown_distributed)
+from mmvireid.utils import (explain_collective_timeout,
+                            install_checkpoint_policy, register_all_modules,
+                            setup_cpu_distributed, teardown_distributed)
 
 
 def parse_args():
@@ -101,6 +102,8 @@ def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
+    # again, for checkpoint schemes registered by the config's custom_imports
+    install_checkpoint_policy()
     cfg = merge_args(cfg, args)
     setup_cpu_distributed(cfg)
 
@@ -112,7 +115,8 @@ def main():
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         model.init_weights()
-    metrics = runner.test()
+    with explain_collective_timeout(cfg):
+        metrics = runner.test()
     teardown_distributed()
     if args.out:
         mmengine.dump(metrics, args.out)
