@@ -24,7 +24,7 @@ def trained(tiny_sysu, tmp_path_factory):
 def test_train_writes_checkpoints_and_refuses_to_overwrite(trained):
     cfg, run = trained
     assert osp.isfile(run / 'epoch_1.pth') and osp.isfile(run / 'epoch_2.pth')
-    with pytest.raises(AssertionError, match='already holds the checkpoints'):
+    with pytest.raises(AssertionError, match='already holds checkpoint files'):
         run_tool(['tools/train.py', cfg, '--work-dir', str(run)])
     # nothing was lost
     assert osp.isfile(run / 'epoch_2.pth')
