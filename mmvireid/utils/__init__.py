@@ -1,5 +1,5 @@
-from .checkpoint import (install_checkpoint_policy, load_checkpoint_file,
-                         trust_checkpoint_globals)
+from .checkpoint import install_checkpoint_policy, load_checkpoint_file
+from .checkpoint_globals import trust_checkpoint_globals
 from .launch import (explain_collective_timeout, setup_cpu_distributed,
                      teardown_distributed)
 from .setup_env import register_all_modules

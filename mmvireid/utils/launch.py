@@ -68,7 +68,8 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 #: Words of the errors gloo and NCCL raise when a collective times out or
 #: its peer is gone.
-_PEER_FAILURE = ('timed out', 'timeout', 'connection reset', 'connection closed')
+_PEER_FAILURE = ('timed out', 'timeout', 'connection reset',
+                 'connection closed')
 
 
 @contextlib.contextmanager

@@ -72,7 +72,9 @@ def test_resume_falls_back_to_the_newest_complete_checkpoint(
     data = (work / 'epoch_2.pth').read_bytes()
     (work / 'epoch_2.pth').write_bytes(data[:len(data) // 2])  # a crash
     (work / 'last_checkpoint').write_text('')
-    proc = run_tool(['tools/train.py', cfg, '--work-dir', str(work), '--resume'])
+    proc = run_tool(
+        ['tools/train.py', cfg, '--work-dir',
+         str(work), '--resume'])
     log = proc.stdout + proc.stderr
     assert 'last_checkpoint is empty; looking for the newest complete' in log
     assert f'Skipping {work / "epoch_2.pth"}: empty or truncated' in log

@@ -16,11 +16,11 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
 from torch.utils.data import Dataset
 
-from mmvireid.utils.checkpoint import (TRUSTED_GLOBALS_ENV,
-                                       install_checkpoint_policy,
+from mmvireid.utils.checkpoint import (install_checkpoint_policy,
                                        load_from_http_safe,
-                                       load_from_local_safe,
-                                       trust_checkpoint_globals)
+                                       load_from_local_safe)
+from mmvireid.utils.checkpoint_globals import (TRUSTED_GLOBALS_ENV,
+                                               trust_checkpoint_globals)
 
 
 class ToyModel(BaseModel):

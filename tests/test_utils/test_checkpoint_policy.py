@@ -18,10 +18,11 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from mmvireid.utils import checkpoint as policy
-from mmvireid.utils.checkpoint import (TRUSTED_GLOBALS_ENV,
-                                       install_checkpoint_policy,
-                                       trust_checkpoint_globals,
-                                       untrustable_reason)
+from mmvireid.utils.checkpoint import install_checkpoint_policy
+from mmvireid.utils.checkpoint_globals import (TRUSTED_GLOBALS_ENV,
+                                               resolve_global,
+                                               trust_checkpoint_globals,
+                                               untrustable_reason)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
@@ -240,7 +241,7 @@ def test_opt_in_refuses_code_running_objects(aliases, name,
 ])
 def test_opt_in_accepts_data_classes(aliases, name, restore_safe_globals):
     trust_checkpoint_globals([name])
-    assert untrustable_reason(policy._resolve_global(name)) is None
+    assert untrustable_reason(resolve_global(name)) is None
 
 
 @pytest.mark.parametrize('name, payload', [
@@ -352,5 +353,6 @@ def test_policy_is_not_an_import_side_effect():
 def test_install_checks_versions(monkeypatch, package, version, needed):
     module = {'torch': torch, 'numpy': policy.np, 'mmengine': policy.mmengine}
     monkeypatch.setattr(module[package], '__version__', version)
-    with pytest.raises(RuntimeError, match=re.escape(needed) + '.*requirements/'):
+    with pytest.raises(
+            RuntimeError, match=re.escape(needed) + '.*requirements/'):
         install_checkpoint_policy()

@@ -19,7 +19,8 @@ def _seed_all(*entropy: int) -> None:
     Args:
         *entropy (int): Ints, e.g. ``(seed, epoch, rank)``.
     """
-    state = np.random.SeedSequence([value % 2**64 for value in entropy]).generate_state(2, np.uint64)
+    sequence = np.random.SeedSequence([value % 2**64 for value in entropy])
+    state = sequence.generate_state(2, np.uint64)
     random.seed(int(state[0]))
     np.random.seed(int(state[0] % 2**32))
     torch.manual_seed(int(state[1] % 2**63))

@@ -51,8 +51,8 @@ def test_matching_config_passes(tmp_path):
     CheckTrainConfigHook().before_train(fake_runner(tmp_path, 12, 6))
 
 
-@pytest.mark.parametrize('sampler',
-                         ['CrossModalityIdentitySampler', 'PseudoLabelSampler'])
+@pytest.mark.parametrize(
+    'sampler', ['CrossModalityIdentitySampler', 'PseudoLabelSampler'])
 @pytest.mark.parametrize('batch_size', [6, 16])
 def test_batch_size_must_be_the_samplers(tmp_path, sampler, batch_size):
     kwargs = dict(label_key='pid') if sampler == 'PseudoLabelSampler' else {}

@@ -12,8 +12,7 @@ from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-from mmvireid.engine.hooks import SafeCheckpointHook
-from mmvireid.engine.hooks import safe_checkpoint_hook
+from mmvireid.engine.hooks import SafeCheckpointHook, safe_checkpoint_hook
 from mmvireid.utils import find_resume_checkpoint, is_complete_checkpoint
 from mmvireid.utils.work_dir import TEMP_PREFIX
 
