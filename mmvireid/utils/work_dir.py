@@ -150,6 +150,11 @@ class AtomicLocalBackend(LocalBackend):
         handle, temp = tempfile.mkstemp(
             prefix=f'{TEMP_PREFIX}{osp.basename(filepath)}-', dir=directory)
         try:
+            # mkstemp creates the file private (0600); give it the mode a
+            # plain open() would
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(handle, 0o666 & ~umask)
             with os.fdopen(handle, 'wb') as f:
                 f.write(obj)
                 f.flush()

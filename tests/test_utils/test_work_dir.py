@@ -120,6 +120,10 @@ def test_atomic_put(tmp_path):
     backend.put(b'second', str(target))
     backend.put_text('text', str(tmp_path / 'last_checkpoint'))
     assert target.read_bytes() == b'second'
+    # the mode open() would give, not mkstemp's private 0600
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(target).st_mode & 0o777 == 0o666 & ~umask
     assert (tmp_path / 'last_checkpoint').read_text() == 'text'
     assert sorted(os.listdir(tmp_path / 'sub')) == ['x.bin']
 
