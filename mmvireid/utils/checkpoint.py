@@ -208,7 +208,8 @@ def _load_safely(source: Union[str, io.BytesIO], name: str,
         return torch.load(
             source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        raise pickle.UnpicklingError(_refusal_message(name, error)) from error
+        # from None: torch's own message advises weights_only=False
+        raise pickle.UnpicklingError(_refusal_message(name, error)) from None
     except (EOFError, KeyError, ValueError) as error:
         raise RuntimeError(
             f'Cannot load checkpoint {name!r}: it is truncated or not a '
@@ -248,8 +249,8 @@ def load_from_local_safe(
         RuntimeError: If the file is empty, truncated or not a checkpoint.
         pickle.UnpicklingError: If the checkpoint pickles a global outside
             the allow-list or uses an opcode the weights-only unpickler does
-            not support; the message names the file and the reason, the torch
-            error is its ``__cause__``.
+            not support; the message names the file and the reason (torch's
+            own error, which advises ``weights_only=False``, is not chained).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -405,8 +406,8 @@ def _forced_weights_only(loader: Callable) -> Callable:
         try:
             return loader(filename, map_location)
         except pickle.UnpicklingError as error:
-            raise pickle.UnpicklingError(_refusal_message(filename,
-                                                          error)) from error
+            raise pickle.UnpicklingError(_refusal_message(
+                filename, error)) from None
         finally:
             if previous is None:
                 del os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD']

@@ -2,6 +2,7 @@ import copy
 import datetime
 import os
 import pickle
+import traceback
 
 import numpy as np
 import pytest
@@ -259,7 +260,9 @@ def test_foreign_global_is_refused(tmp_path, make_payload, global_name,
         assert f'{global_name} can never be allowed' in message
         assert TRUSTED_GLOBALS_ENV not in message
         assert 'weights_only=False' not in message
-        assert isinstance(info.value.__cause__, pickle.UnpicklingError)
+        # nor does the traceback: torch's own error is not chained
+        assert 'set to `False`' not in ''.join(
+            traceback.format_exception(info.value))
         assert not marker.exists()
 
 
