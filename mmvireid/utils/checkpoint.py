@@ -31,8 +31,8 @@ them all (:func:`install_checkpoint_policy`):
 A checkpoint that pickles other globals can be opened knowingly, per global
 (:func:`~mmvireid.utils.trust_checkpoint_globals`, or
 ``MMVIREID_TRUSTED_GLOBALS`` for command-line runs); only classes that hold
-data can be trusted, never a callable that can run code, under any alias. Nothing here loads with
-``weights_only=False`` or advises it.
+data can be trusted, never a callable that can run code, under any alias.
+Nothing here loads with ``weights_only=False`` or advises it.
 
 The policy is installed explicitly, not by importing mmvireid:
 :func:`mmvireid.utils.register_all_modules` and the tools install it.
