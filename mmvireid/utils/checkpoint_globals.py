@@ -6,6 +6,11 @@ checkpoint needs besides torch's own; :func:`trust_checkpoint_globals` adds
 more for a user who trusts a file, but only classes that hold data: a
 callable that can run code is refused by identity under any alias
 (:func:`untrustable_reason`). Used by :mod:`mmvireid.utils.checkpoint`.
+
+No list of dangerous objects is complete; the rule that only classes can be
+trusted is what keeps every function out, and the module list keeps out the
+classes whose construction acts (``subprocess.Popen``, ``io.FileIO``,
+``functools.partial``, ``operator.methodcaller`` ...).
 """
 import builtins
 import functools
