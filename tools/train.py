@@ -156,8 +156,6 @@ def merge_args(cfg, args):
 
 def check_work_dir(cfg):
     """Refuse to start a new run over the checkpoints of an earlier one."""
-    if cfg.get('resume', False):
-        return
     found = checkpoint_files(cfg.work_dir)
     if found:
         names = ', '.join(osp.basename(path) for path in found[:5])
@@ -177,7 +175,8 @@ def main():
     install_checkpoint_policy()
     cfg = merge_args(cfg, args)
     setup_cpu_distributed(cfg)
-    check_work_dir(cfg)
+    if args.resume is None:  # with --resume, only damaged files may be left
+        check_work_dir(cfg)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
