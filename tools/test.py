@@ -13,9 +13,9 @@ from copy import deepcopy
 
 import mmengine
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmpretrain.utils import get_ori_model
 
 from mmvireid.utils import (register_all_modules, setup_cpu_distributed,
                             teardown_distributed)
@@ -109,9 +109,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     if args.untrained:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        model.init_weights()
+        get_ori_model(runner.model).init_weights()
     metrics = runner.test()
     teardown_distributed()
     if args.out:

@@ -28,14 +28,15 @@ from typing import Dict, List, Optional
 import mmcv
 import numpy as np
 
-from mmvireid.datasets.base_vireid_dataset import MODALITY_NAMES
+from tool_utils import add_runner_args, features_from_args, parse_tool_args
+
 from mmvireid.evaluation.functional import draw_gallery
 from mmvireid.evaluation.functional.ranked_list import (ranked_lists,
                                                         setting_indices)
 from mmvireid.evaluation.metrics.vireid_metric import VIReIDMetric
+from mmvireid.structures import MODALITY_NAMES
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import (VIReIDVisualizer, add_runner_args,
-                                    features_from_args, parse_tool_args)
+from mmvireid.visualization import VIReIDVisualizer
 
 #: Shown when neither --num-queries nor --query-list is given.
 DEFAULT_NUM_QUERIES = 10

@@ -37,7 +37,7 @@ def build(**losses):
     head.set_epoch(1)  # lambda = 1 / 4
     g = torch.Generator().manual_seed(3)
     feats = F.normalize(torch.randn(len(LABELS), D, generator=g), dim=1)
-    head.reset_memories(feats, LABELS, MODALITIES, PAIRS)
+    head.memory.reset(feats, LABELS, MODALITIES, PAIRS)
     x = torch.randn(len(BATCH), D, generator=g, requires_grad=True)
     samples = [
         DataSample(metainfo=dict(sample_idx=i, pseudo_label=y))
