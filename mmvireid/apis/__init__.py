@@ -11,4 +11,6 @@ from .model import load_weights
 
 install_checkpoint_policy()
 
-__all__ = ['extract_features', 'load_features', 'save_features', 'load_weights']
+__all__ = [
+    'extract_features', 'load_features', 'save_features', 'load_weights'
+]

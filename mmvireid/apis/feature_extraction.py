@@ -5,8 +5,8 @@ from typing import Callable, Dict, Iterator, Optional, Sequence
 import numpy as np
 import torch
 from mmengine import dist
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
-                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 from torch import nn
 from torch.utils.data import DataLoader
 

@@ -9,7 +9,6 @@ from mmengine.dataset import BaseDataset
 from mmvireid.structures import IR, MODALITY_NAMES, RGB  # noqa: F401
 
 
-
 class BaseVIReIDDataset(BaseDataset):
     """Base class of the VI-ReID datasets.
 

@@ -14,9 +14,9 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from threadpoolctl import threadpool_limits
 
+from mmvireid.apis import load_features, save_features
 from mmvireid.datasets.synthetic import make_synthetic_vireid
 from mmvireid.registry import MODELS
-from mmvireid.apis import load_features, save_features
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AGW_SYNTHETIC = osp.join(REPO, 'configs', 'agw',

@@ -4,7 +4,6 @@ import os.path as osp
 
 import pytest
 import torch
-
 from e2e_utils import REPO, run_tool
 
 pytestmark = pytest.mark.e2e

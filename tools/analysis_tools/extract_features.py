@@ -19,7 +19,6 @@ import os.path as osp
 from typing import List, Optional
 
 import numpy as np
-
 from tool_utils import (add_runner_args, extract_split, load_tool_config,
                         parse_tool_args)
 

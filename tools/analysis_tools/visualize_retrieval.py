@@ -27,7 +27,6 @@ from typing import Dict, List, Optional
 
 import mmcv
 import numpy as np
-
 from tool_utils import add_runner_args, features_from_args, parse_tool_args
 
 from mmvireid.evaluation.functional import draw_gallery

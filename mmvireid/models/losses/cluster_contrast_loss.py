@@ -61,10 +61,10 @@ class ClusterContrastLoss(nn.Module):
                 f'{tuple(labels.shape)}')
         if memory.num_clusters == 0:  # then every label is -1
             return queries.sum() * 0.0
-        # every query's term, outliers masked out: no host sync
-        valid = labels >= 0
-        per_query = F.cross_entropy(memory.logits(queries),
-                                    labels.clamp(min=0),
-                                    reduction='none')
-        loss = (per_query * valid).sum() / valid.sum().clamp(min=1)
+        # the labelled queries only, at one host sync (their number)
+        rows = torch.nonzero(labels >= 0).flatten()
+        logits = memory.logits(queries)
+        if rows.numel() == 0:
+            return logits.sum() * 0.0
+        loss = F.cross_entropy(logits[rows], labels[rows])
         return self.loss_weight * loss

@@ -139,28 +139,30 @@ class SoftPrototypeContrastLoss(nn.Module):
             raise ValueError(
                 'SoftPrototypeContrastLoss: with alpha=0 every cluster needs '
                 'at least one soft prototype')
-        # every query's term, outliers on cluster 0 and masked out: no host
-        # sync
-        valid = labels >= 0
-        targets = labels.clamp(min=0)
-        log_weights = self._log_weights(centroids, prototypes, mask)[targets]
+        # the labelled queries only, at one host sync (their number). The
+        # whole batch with the outliers masked out would need none, but a
+        # matmul's rounding depends on its number of rows: this keeps the
+        # values of the earlier SPCLHead bit for bit.
+        rows = torch.nonzero(labels >= 0).flatten()
+        if rows.numel() == 0:
+            return queries.sum() * 0.0
+        queries, labels = queries[rows], labels[rows]
+        log_weights = self._log_weights(centroids, prototypes, mask)[labels]
         centroid_logits = queries.matmul(centroids.t()) / self.temperature
-        own = centroid_logits.gather(1, targets.unsqueeze(1))
+        own = centroid_logits.gather(1, labels.unsqueeze(1))
         prototype_logits = torch.einsum('bd,bnd->bn', queries,
-                                        prototypes[targets]) / self.temperature
+                                        prototypes[labels]) / self.temperature
         log_alpha = math.log(self.alpha) if self.alpha > 0 else float('-inf')
         log_rest = (math.log(1.0 -
                              self.alpha) if self.alpha < 1 else float('-inf'))
         positives = torch.cat(
             [log_alpha + own, log_rest + log_weights + prototype_logits],
             dim=1)
-        negatives = centroid_logits.scatter(1, targets.unsqueeze(1),
+        negatives = centroid_logits.scatter(1, labels.unsqueeze(1),
                                             float('-inf'))
         log_numerator = torch.logsumexp(positives, dim=1)
         log_denominator = torch.logsumexp(torch.cat([positives, negatives],
                                                     dim=1),
                                           dim=1)
-        per_query = torch.where(valid, log_denominator - log_numerator,
-                                torch.zeros_like(log_numerator))
-        loss = per_query.sum() / valid.sum().clamp(min=1)
+        loss = (log_denominator - log_numerator).mean()
         return self.loss_weight * loss

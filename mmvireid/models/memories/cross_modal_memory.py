@@ -1,6 +1,6 @@
 """The memory of unsupervised VI-ReID: the clusters of both modalities,
 their association, the instances and the pseudo-labels."""
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from mmengine import dist
@@ -10,6 +10,7 @@ from mmvireid.clustering import cluster_centroids
 from mmvireid.registry import MODELS
 from mmvireid.structures import IR, MODALITY_NAMES, RGB
 from ..utils import all_gather_batch, resize_buffers
+from .base_memory import BaseMemory
 from .cluster_bank import ClusterBank
 from .cluster_memory import ClusterMemory
 from .instance_memory import InstanceMemory
@@ -88,6 +89,11 @@ class CrossModalMemory(nn.Module):
         resize_buffers(self, state_dict, prefix, self.RESIZABLE_BUFFERS)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def _memories(self) -> List[BaseMemory]:
+        """The cluster memories and the instance memory, if any."""
+        return list(self.cluster_memories) + (
+            [] if self.instance_memory is None else [self.instance_memory])
+
     def num_clusters(self, modality: int) -> int:
         """int: Clusters in the memory of ``modality``."""
         return len(self.cluster_memories[modality])
@@ -124,8 +130,8 @@ class CrossModalMemory(nn.Module):
         """
         clustering = [pseudo_labels, pairs]
         if dist.get_rank() == src and any(v is None for v in clustering):
-            raise ValueError(f'CrossModalMemory.reset: rank {src} clusters and '
-                             'must give pseudo_labels and pairs')
+            raise ValueError(f'CrossModalMemory.reset: rank {src} clusters '
+                             'and must give pseudo_labels and pairs')
         if dist.get_world_size() > 1:
             if dist.get_rank() == src:
                 clustering = [torch.as_tensor(v).cpu() for v in clustering]
@@ -155,9 +161,8 @@ class CrossModalMemory(nn.Module):
         if self.instance_memory is not None:
             self.instance_memory.reset(features)
         if dist.get_world_size() > 1:
-            for module in self.modules():
-                if isinstance(module, (ClusterMemory, InstanceMemory)):
-                    dist.broadcast(module.features, src=src)
+            for memory in self._memories():
+                dist.broadcast(memory.features, src=src)
 
     def _check_clustering(self, features: torch.Tensor,
                           pseudo_labels: torch.Tensor,

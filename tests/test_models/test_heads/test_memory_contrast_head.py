@@ -89,10 +89,11 @@ def test_losses_equal_the_standalone_losses_and_memories_update():
     c_rgb = F.normalize(torch.stack([feats[0] + feats[1], feats[2],
                                      feats[3]]), dim=1)
     c_ir = F.normalize(torch.stack([feats[4], feats[5] + feats[6]]), dim=1)
-    torch.testing.assert_close(head.memory.cluster_memories[RGB].features, c_rgb)
-    torch.testing.assert_close(head.memory.cluster_memories[IR].features, c_ir)
-    assert head.memory.rgb_to_ir.tolist() == [-1, 0, 1]
-    assert head.memory.ir_to_rgb.tolist() == [1, 2]
+    memory = head.memory
+    torch.testing.assert_close(memory.cluster_memories[RGB].features, c_rgb)
+    torch.testing.assert_close(memory.cluster_memories[IR].features, c_ir)
+    assert memory.rgb_to_ir.tolist() == [-1, 0, 1]
+    assert memory.ir_to_rgb.tolist() == [1, 2]
 
     head.set_epoch(1)  # lambda = 1 / 4
     x, samples, modality = batch()
@@ -172,10 +173,12 @@ def test_a_modality_without_clusters_trains_on_what_it_has():
     head = make_head()
     head.set_epoch(10)  # lambda = 1: only cluster losses
     ir_outliers = torch.where(MODALITIES == IR, -1, LABELS)
-    head.memory.reset(feats, ir_outliers, MODALITIES,
-                        torch.zeros(0, 2, dtype=torch.long))
-    assert head.memory.num_clusters(RGB) == 3 and head.memory.num_clusters(IR) == 0
-    assert head.memory.rgb_to_ir.tolist() == [-1] * 3 and len(head.memory.ir_to_rgb) == 0
+    memory = head.memory
+    memory.reset(feats, ir_outliers, MODALITIES,
+                 torch.zeros(0, 2, dtype=torch.long))
+    assert memory.num_clusters(RGB) == 3 and memory.num_clusters(IR) == 0
+    assert memory.rgb_to_ir.tolist() == [-1] * 3
+    assert len(memory.ir_to_rgb) == 0
     x, samples, modality = batch()
     for sample in samples[3:]:
         sample.set_metainfo(dict(pseudo_label=-1))
@@ -185,11 +188,11 @@ def test_a_modality_without_clusters_trains_on_what_it_has():
     assert all(torch.isfinite(v) for v in losses.values())
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
     assert torch.isfinite(x.grad).all()
-    assert head.memory.cluster_memories[IR].features.shape == (0, D)
+    assert memory.cluster_memories[IR].features.shape == (0, D)
 
     # no cluster at all: the instance loss alone trains
-    head.memory.reset(feats, torch.full((8, ), -1), MODALITIES,
-                        torch.zeros(0, 2, dtype=torch.long))
+    memory.reset(feats, torch.full((8, ), -1), MODALITIES,
+                 torch.zeros(0, 2, dtype=torch.long))
     head.set_epoch(2)
     for sample in samples:
         sample.set_metainfo(dict(pseudo_label=-1))
@@ -206,7 +209,8 @@ def test_state_dict_round_trip_resizes_the_buffers():
     fresh.load_state_dict(head.state_dict(), strict=True)
     for key, value in head.state_dict().items():
         assert torch.equal(fresh.state_dict()[key], value), key
-    assert fresh.memory.num_clusters(IR) == 2 and len(fresh.memory.instance_memory) == 8
+    assert fresh.memory.num_clusters(IR) == 2
+    assert len(fresh.memory.instance_memory) == 8
 
 
 def test_progressive_weight_follows_the_epoch():

@@ -42,9 +42,8 @@ def test_soft_positives_add_nearest_other_slot():
     # own slot 0 (0.8); nearest other is slot 1 (0.6), not 3 (-0.6)
     logits = [1.6, 1.2, -1.6, -1.2]
     expected = -math.log((E(1.6) + E(1.2)) / sum(E(v) for v in logits))
-    loss = InstanceDiscriminationLoss(tau,
-                                      num_soft_positives=1)(q, torch.tensor([0]),
-                                                            MEMORY)
+    loss = InstanceDiscriminationLoss(tau, num_soft_positives=1)(
+        q, torch.tensor([0]), MEMORY)
     assert loss.item() == pytest.approx(expected, abs=1e-6)
 
 

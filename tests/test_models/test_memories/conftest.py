@@ -12,9 +12,10 @@ def two_ranks(monkeypatch):
 
     Inside the callables ``mmengine.dist.get_world_size`` returns 2 (1
     outside), ``get_rank`` the thread's rank, and ``all_gather``,
-    ``broadcast`` and ``broadcast_object_list`` behave as the collectives: ``all_gather`` gives every rank the list of
-    both ranks' tensors, in rank order; the broadcasts give every rank the
-    source rank's tensor (in place) or objects (in the list).
+    ``broadcast`` and ``broadcast_object_list`` behave as the collectives:
+    ``all_gather`` gives every rank the list of both ranks' tensors, in rank
+    order; the broadcasts give every rank the source rank's tensor (in
+    place) or objects (in the list).
     """
     world_size = 2
     barrier = threading.Barrier(world_size, timeout=30)
