@@ -31,9 +31,9 @@ from copy import deepcopy
 import mmengine
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
-from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmpretrain.utils import get_ori_model
 
 from mmvireid.evaluation import VIReIDMetric
 from mmvireid.utils import (explain_collective_timeout,
@@ -140,9 +140,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     if args.untrained:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        model.init_weights()
+        get_ori_model(runner.model).init_weights()
     with explain_collective_timeout(cfg):
         metrics = runner.test()
     # Only rank 0 holds the per-query results (MMEngine computes metrics
