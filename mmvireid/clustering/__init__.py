@@ -1,5 +1,6 @@
-"""Pseudo-labels for unsupervised VI-ReID (methods.md §5): exact sparse
-k-reciprocal Jaccard distance, DBSCAN, cross-modal cluster association."""
+"""Pseudo-labels for unsupervised VI-ReID (docs/en/methods.md §5): exact
+sparse k-reciprocal Jaccard distance, DBSCAN, cross-modal cluster
+association."""
 from .association import associate_clusters
 from .centroids import cluster_centroids
 from .dbscan import cluster_dbscan
