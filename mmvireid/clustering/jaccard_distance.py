@@ -25,9 +25,9 @@ from .utils import (SparseRows, check_features, cpu_workers, map_threads,
 TRIPLET_BUDGET = 1 << 18
 #: Consecutive partners of an entry of V read at once.
 PIECE = 16
-#: Elements of a (rows, N) accumulator of :func:`sparse_jaccard` (1 MiB:
-#: its scattered adds stay in the cache).
-REGION_BUDGET = 1 << 18
+#: Elements of a (rows, N) accumulator of :func:`sparse_jaccard` (2 MiB,
+#: a core's L2 cache here: its scattered adds stay in the cache).
+REGION_BUDGET = 1 << 19
 
 
 def jaccard_distance(features: Tensor,
@@ -139,8 +139,11 @@ def sparse_jaccard(encoding: SparseRows,
             col_sizes,
             output_size=cols.numel()))
     view_size = cols.numel() + num * (PIECE - 1) + PIECE
-    col_rows = torch.full((view_size, ), num - 1, device=device)
-    col_rows[col_slot] = rows.index_select(0, by_col)
+    col_rows = torch.full((view_size, ),
+                          num - 1,
+                          dtype=torch.int32,
+                          device=device)
+    col_rows[col_slot] = rows.index_select(0, by_col).int()
     col_values = torch.zeros(view_size, device=device)
     col_values[col_slot] = values.index_select(0, by_col)
     col_rows, col_values = (view.unfold(0, PIECE, 1)
@@ -184,14 +187,14 @@ def sparse_jaccard(encoding: SparseRows,
         # Key of (i, j) in the region: (i − start)·width + j − start; the
         # sentinels past a column end add 0 to pair (i, N − 1).
         key = col_rows.index_select(0, piece_start).add_(
-            ((rows[entries] - start) * width - start).index_select(
+            ((rows[entries] - start) * width - start).int().index_select(
                 0, owner)[:, None])
         sums = torch.minimum(
             col_values.index_select(0, piece_start),
             values[entries].index_select(0, owner)[:, None])
         region = regions.pop()
         used = region[:(stop - start) * width]
-        used.scatter_add_(0, key.view(-1), sums.view(-1))
+        used.index_add_(0, key.view(-1), sums.view(-1))
         del key, sums
         pairs = _positions_above(used, bound)
         pair_sums = used.index_select(0, pairs)

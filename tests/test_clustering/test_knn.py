@@ -51,6 +51,9 @@ def test_ties_go_to_the_smaller_index(threads, block_size):
     np.testing.assert_array_equal(indices.numpy(), brute_force(features, 13))
     expected = (features[:, None] * features[indices]).sum(-1)
     torch.testing.assert_close(sims, expected, atol=0, rtol=0)
+    # The same rule at any k: shorter lists are prefixes of longer ones.
+    shorter, _ = exact_knn(features, 5, block_size=block_size)
+    np.testing.assert_array_equal(shorter.numpy(), indices[:, :5].numpy())
 
 
 @pytest.mark.parametrize('block_size', [7, 64, 4096])
