@@ -111,13 +111,15 @@ class BaseVIReIDDataset(BaseDataset):
 
         The labels live in one array next to MMEngine's serialized data list
         (which stays untouched) and :meth:`get_data_info` adds them to the
-        items. Data-loader workers hold a copy of the dataset: restart the
-        loader's iterator after relabelling (``stack.md`` trap 6).
+        items. Data-loader workers hold a copy of the dataset, and persistent
+        ones keep it across epochs: restart the loader's iterator after
+        relabelling (as :class:`ClusteringHook` does).
 
         Args:
             labels (array-like | None): Integer labels of shape (N,), ``-1``
                 for outliers; the label spaces are the caller's (one per
-                modality for :class:`ClusteringHook`).
+                modality for :class:`ClusteringHook`, which takes them from
+                the model's :class:`CrossModalMemory`).
         """
         if labels is None:
             self._pseudo_labels = None

@@ -140,7 +140,7 @@ def test_baseline_is_cluster_contrast_with_association():
     assert head.loss_intra.type == head.loss_cross.type == \
         'ClusterContrastLoss'
     assert head.loss_instance is None and head.progressive is None
-    assert MODELS.build(head).instance_memory is None
+    assert MODELS.build(head).memory.instance_memory is None
 
 
 def test_synthetic_baseline_differs_from_spcl_id_in_the_head_only():

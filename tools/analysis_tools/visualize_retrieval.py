@@ -29,12 +29,12 @@ from typing import Dict, List, Optional, Tuple
 
 import mmcv
 import numpy as np
+from tool_utils import add_runner_args, features_from_args, parse_tool_args
 
-from mmvireid.structures import MODALITY_NAMES
 from mmvireid.evaluation import VIReIDMetric
+from mmvireid.structures import MODALITY_NAMES
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import (VIReIDVisualizer, add_runner_args,
-                                    features_from_args, parse_tool_args)
+from mmvireid.visualization import VIReIDVisualizer
 
 #: Shown when neither --num-queries nor --query-list is given.
 DEFAULT_NUM_QUERIES = 10

@@ -27,10 +27,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config, DictAction
 
+from mmvireid.apis import load_weights
 from mmvireid.models import RetrievalGraph
 from mmvireid.registry import MODELS
 from mmvireid.structures import IR, RGB
-from mmvireid.visualization import load_matching_checkpoint
 
 #: Batch sizes and modality mixes ``--verify`` runs.
 VERIFY_MODALITIES = ((IR, ), (RGB, IR, RGB))
@@ -92,7 +92,7 @@ def build_graph(cfg: Config, checkpoint: Optional[str],
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = MODELS.build(model_cfg)
     if checkpoint is not None:
-        load_matching_checkpoint(model, checkpoint, config)
+        load_weights(model, checkpoint, config)
     model.eval()
     return RetrievalGraph(model).eval()
 

@@ -3,13 +3,13 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
+from torch import nn
 
 from mmvireid.registry import MODELS
 
 
 @MODELS.register_module()
-class HierarchicalKnowledgeSynergyLoss(BaseModule):
+class HierarchicalKnowledgeSynergyLoss(nn.Module):
     r"""Pairwise KL matching between the features of several stages.
 
     MCLNet's hierarchical knowledge synergy: each of the :math:`S` stage

@@ -1,13 +1,13 @@
 """Class-wise multi-kernel MMD between the RGB and IR features of each pid."""
 import torch
-from mmengine.model import BaseModule
+from torch import nn
 
-from mmvireid.structures import IR, RGB
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
 
 
 @MODELS.register_module()
-class ClassWiseMMDLoss(BaseModule):
+class ClassWiseMMDLoss(nn.Module):
     r"""Class-wise maximum mean discrepancy between the two modalities.
 
     For every ``pid`` that has both RGB samples :math:`X` and IR samples
