@@ -32,7 +32,8 @@ class VIReID(BaseModel):
         backbone (dict): Backbone config.
         neck (dict, optional): Pooling config (e.g.
             ``GeneralizedMeanPooling``).
-        head (dict): Head config with ``loss`` and ``predict``.
+        head (dict): Head config with ``loss`` and ``pre_logits`` (the
+            retrieval feature, as :class:`BNNeckHead`).
         data_preprocessor (dict, optional): Its type defaults to
             :class:`VIReIDDataPreprocessor`, and it defaults to one without
             normalisation. The configs write it at top level in the dataset
@@ -157,9 +158,9 @@ class VIReID(BaseModel):
                 data_samples: List[DataSample],
                 modality: Optional[torch.Tensor] = None) -> List[DataSample]:
         """Set the L2-normalised (flip-averaged) feature on every sample."""
-        feats = self.head.predict(self.extract_feat(inputs, modality))
+        feats = self.head.pre_logits(self.extract_feat(inputs, modality))
         if self.flip_test:
-            flipped = self.head.predict(
+            flipped = self.head.pre_logits(
                 self.extract_feat(inputs.flip(3), modality))
             feats = (feats + flipped) / 2
         feats = F.normalize(feats, dim=1)
