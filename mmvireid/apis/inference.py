@@ -148,14 +148,50 @@ def inference_model(model: nn.Module,
         >>> gallery = inference_model(model, gallery_paths, 'rgb')
         >>> distances = 1 - query @ gallery.T  # (2, G), as the metric ranks
     """
-    images = _image_list(images)
-    modalities = _modality_list(modality, len(images))
     if isinstance(batch_size, bool) or not isinstance(
             batch_size, int) or batch_size < 1:
         raise ValueError(f'inference_model: batch_size must be an int >= 1, '
                          f'got {batch_size!r}')
+    loader = DataLoader(_items(model, images, modality, pipeline),
+                        batch_size=batch_size,
+                        collate_fn=pseudo_collate)
+    return extract_features(model, loader, description=None,
+                            gather=False)['features']
+
+
+def prepare_batch(model: nn.Module,
+                  images: Union[ImageType, Sequence[ImageType]],
+                  modality: Union[int, str, Sequence[Union[int, str]]],
+                  pipeline: Optional[List[dict]] = None) -> dict:
+    """One batch of images as the model takes it.
+
+    The images through the test pipeline and the model's data preprocessor,
+    as :func:`inference_model` feeds them, for code that calls the model's
+    parts itself (e.g. :func:`mmvireid.visualization.grad_cam`).
+
+    Args:
+        model, images, modality, pipeline: As :func:`inference_model`.
+
+    Returns:
+        dict: ``inputs`` (N, 3, H, W) float (normalised), ``modality`` (N,)
+        long and ``data_samples``, on the model's device.
+
+    Example:
+        >>> batch = prepare_batch(model, 'query.jpg', 'ir')
+        >>> feats = model.extract_feat(batch['inputs'], batch['modality'])
+    """
+    items = _items(model, images, modality, pipeline)
+    return model.data_preprocessor(
+        pseudo_collate([items[i] for i in range(len(items))]), False)
+
+
+def _items(model: nn.Module, images, modality,
+           pipeline: Optional[List[dict]]) -> '_ImageItems':
+    """The checked images as a dataset of test items."""
+    images = _image_list(images)
+    modalities = _modality_list(modality, len(images))
+    cfg = getattr(model, 'cfg', None)
     if pipeline is None:
-        cfg = getattr(model, 'cfg', None)
         pipeline = None if cfg is None else cfg.get(
             'test_dataloader', {}).get('dataset', {}).get('pipeline')
         if pipeline is None:
@@ -163,12 +199,7 @@ def inference_model(model: nn.Module,
                 'inference_model: the model has no config with a test '
                 'pipeline (test_dataloader.dataset.pipeline); build it with '
                 'mmvireid.apis.init_model or pass pipeline=')
-    dataset = _ImageItems(images, modalities, pipeline,
-                          _scope(getattr(model, 'cfg', None)))
-    loader = DataLoader(dataset, batch_size=batch_size,
-                        collate_fn=pseudo_collate)
-    return extract_features(model, loader, description=None,
-                            gather=False)['features']
+    return _ImageItems(images, modalities, pipeline, _scope(cfg))
 
 
 class _ImageItems(Dataset):
