@@ -1,4 +1,4 @@
-"""Composition across registry scopes, both directions (docs/en/scope.md).
+"""Composition across registry scopes, both directions (docs/en/openmmlab.md).
 
 - mmvireid's parts in an mmpretrain config (``default_scope='mmpretrain'``):
   each named with ``_scope_='mmvireid'``, which builds it *and its nested
@@ -102,7 +102,7 @@ def test_our_parts_in_an_mmpretrain_config(sysu_root, tmp_path):
 
 def test_a_scoped_type_builds_nested_parts_in_the_callers_scope():
     """``type='mmvireid.X'`` resolves X only; what X builds inside is looked
-    up in the caller's scope: ``_scope_`` is the way (docs/en/scope.md)."""
+    up in the caller's scope: ``_scope_`` is the way (docs/en/openmmlab.md)."""
     head = dict(type='mmvireid.BNNeckHead', in_channels=8, num_classes=2,
                 loss_triplet=dict(type='TripletLoss'))
     import mmpretrain.registry
