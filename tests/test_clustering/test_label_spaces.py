@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from mmvireid.clustering import CrossModalPseudoLabels, concat_pseudo_labels
-
-R, I = 0, 1  # RGB, IR
+from mmvireid.structures import IR, RGB
 
 
 def part(labels, pairs, **stats):
@@ -21,7 +20,7 @@ def test_parts_get_disjoint_labels_per_modality():
     second = part([0, 0, 1, -1, 0], [[0, 1]], num_clusters_rgb=1,
                   num_clusters_ir=2, matched_pairs=1, match_cost=0.6,
                   time_cluster=2.0, extra=9)
-    modalities = np.array([R, R, R, I, I, R, I, I, I, I])
+    modalities = np.array([RGB, RGB, RGB, IR, IR, RGB, IR, IR, IR, IR])
     result = concat_pseudo_labels([first, second], modalities)
     # RGB labels of part 1 start after part 0's two, IR after its one
     assert result.pseudo_labels.tolist() == [0, 1, -1, 0, 0,
@@ -36,7 +35,7 @@ def test_parts_get_disjoint_labels_per_modality():
 def test_ari_is_recomputed_on_the_joined_labels():
     # each part alone clusters perfectly: label 0 in both parts would merge
     # ids 0 and 1 if the label spaces were not kept apart
-    modalities = np.array([R, R, I, I, R, R, I, I])
+    modalities = np.array([RGB, RGB, IR, IR, RGB, RGB, IR, IR])
     pids = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     parts = [part([0, 0, 0, 0], [[0, 0]]), part([0, 0, 0, 0], [[0, 0]])]
     result = concat_pseudo_labels(parts, modalities, pids)
@@ -45,8 +44,8 @@ def test_ari_is_recomputed_on_the_joined_labels():
 
 def test_one_part_and_errors():
     only = part([0, -1], [], num_clusters_rgb=1)
-    assert concat_pseudo_labels([only], np.array([R, I])) is only
+    assert concat_pseudo_labels([only], np.array([RGB, IR])) is only
     with pytest.raises(ValueError, match='no part'):
         concat_pseudo_labels([], np.array([]))
     with pytest.raises(ValueError, match=r'shape \(4,\)'):
-        concat_pseudo_labels([only, only], np.array([R, I]))
+        concat_pseudo_labels([only, only], np.array([RGB, IR]))

@@ -9,9 +9,8 @@ import sys
 import mmcv
 import numpy as np
 import pytest
-from mmengine.config import Config
-
 from e2e_utils import REPO, run_tool, write_tiny_config
+from mmengine.config import Config
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +81,7 @@ def test_ranked_lists_drawn_at_each_validation(tiny_sysu, tmp_path):
     ]
     picture = mmcv.imread(pictures[0], channel_order='rgb')
     from mmvireid.visualization import VIReIDVisualizer
+
     # three rows of a query (blue frame) and four gallery images framed
     # green or red: the top and bottom edges of the three blue frames are
     # the pixel rows with many blue pixels

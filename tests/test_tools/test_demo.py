@@ -5,9 +5,9 @@ import os.path as osp
 import mmcv
 import pytest
 import torch
+from e2e_utils import REPO, run_tool, write_tiny_config
 from mmengine.utils import scandir
 
-from e2e_utils import REPO, run_tool, write_tiny_config
 from mmvireid.apis import inference_model, init_model
 
 pytestmark = pytest.mark.e2e

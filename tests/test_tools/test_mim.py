@@ -16,7 +16,6 @@ import subprocess
 import sys
 
 import pytest
-
 from e2e_utils import REPO, write_tiny_config
 
 pytest.importorskip('mim', reason='openmim is not installed '

@@ -5,7 +5,6 @@ import os.path as osp
 
 import mmpretrain
 import pytest
-
 from e2e_utils import run_tool, write_tiny_config
 
 BROWSE = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',

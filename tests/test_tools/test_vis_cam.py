@@ -4,8 +4,8 @@ import mmcv
 import pytest
 import torch
 import vis_cam
-
 from e2e_utils import write_tiny_config
+
 from mmvireid.apis import init_model
 
 
@@ -25,7 +25,7 @@ def test_vis_cam_of_a_query_and_a_match(tiny_sysu, tmp_path):
     assert mmcv.imread(out).shape == (32, 3 * 16, 3)
     norm_cam = vis_cam.main([config, checkpoint, query, '--modality', 'ir',
                              '--out', out])
-    assert norm_cam.shape == (32, 16) and mmcv.imread(out).shape == (32, 32,
-                                                                      3)
+    assert norm_cam.shape == (32, 16)
+    assert mmcv.imread(out).shape == (32, 32, 3)
     with pytest.raises(SystemExit):
         vis_cam.main([config, checkpoint, query, '--modality', 'depth'])

@@ -11,8 +11,7 @@ from mmengine.runner import Runner
 from mmpretrain.utils import get_ori_model
 
 from mmvireid.apis import extract_features
-from mmvireid.clustering import (check_clustering_args,
-                                 concat_pseudo_labels,
+from mmvireid.clustering import (check_clustering_args, concat_pseudo_labels,
                                  cross_modal_pseudo_labels)
 from mmvireid.datasets import BaseVIReIDDataset, VIReIDConcatDataset
 from mmvireid.models.memories import CrossModalMemory

@@ -550,7 +550,6 @@ class VIReIDMetric(BaseMetric):
                                           if valid else None)))
         return records
 
-
     def ranked_lists(self) -> List[dict]:
         """The top-k ranked lists of the last :meth:`compute_metrics`.
 
