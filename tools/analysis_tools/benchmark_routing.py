@@ -44,8 +44,8 @@ def extract(model, batches):
     """Features of every batch and of its flip, as ``VIReID.predict``."""
     with torch.no_grad():
         for inputs, modality in batches:
-            model.head.predict(model.extract_feat(inputs, modality))
-            model.head.predict(model.extract_feat(inputs.flip(3), modality))
+            model.retrieval_feat(inputs, modality)
+            model.retrieval_feat(inputs.flip(3), modality)
 
 
 def main():

@@ -33,8 +33,9 @@ class VIReID(BaseModel):
         backbone (dict): Backbone config.
         neck (dict, optional): Pooling config (e.g.
             ``GeneralizedMeanPooling``).
-        head (dict): Head config with ``loss`` and ``predict``. When it
-            takes ``in_channels`` and leaves it out (or None), the feature
+        head (dict): Head config with ``loss`` and ``pre_logits`` (the
+            retrieval feature, as :class:`BNNeckHead`). When it takes
+            ``in_channels`` and leaves it out (or None), the feature
             dimension D is read off a forward of one small image through
             the backbone and the neck, so any mmpretrain backbone can be
             swapped in without setting it (ViT-B: 768, ConvNeXt-T: 768).
@@ -205,7 +206,7 @@ class VIReID(BaseModel):
         Returns:
             Tensor: (N, D).
         """
-        return self.head.predict(self.extract_feat(inputs, modality))
+        return self.head.pre_logits(self.extract_feat(inputs, modality))
 
     def predict(self,
                 inputs: torch.Tensor,
