@@ -1,3 +1,4 @@
+from .non_local import NonLocalBlock
 from .two_stream_resnet import TwoStreamResNet
 
-__all__ = ['TwoStreamResNet']
+__all__ = ['NonLocalBlock', 'TwoStreamResNet']
