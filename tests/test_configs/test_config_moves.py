@@ -24,6 +24,11 @@ CONFIGS = sorted(
     for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                        recursive=True) if '_base_' not in p)
 RUNTIME = osp.join('configs', '_base_', 'default_runtime.py')
+#: Configs changed on purpose after the move: the AGW and MCLNet configs
+#: became their released recipes (docs/en/methods.md §3-4); their values are
+#: pinned by test_released_recipes.py and test_mclnet_configs.py instead.
+CHANGED_SINCE = (osp.join('configs', 'agw', ''),
+                 osp.join('configs', 'mclnet', ''))
 
 
 def git(*args) -> bytes:
@@ -75,7 +80,8 @@ def test_no_config_came_or_went(before):
     assert sorted(before) == CONFIGS
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.parametrize(
+    'name', [name for name in CONFIGS if not name.startswith(CHANGED_SINCE)])
 def test_only_the_preprocessor_moved(name, before):
     old, new = before[name], resolved(osp.join(REPO, name))
     moved = old['model'].pop('data_preprocessor')
