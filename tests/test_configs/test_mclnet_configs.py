@@ -12,8 +12,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
-from mmvireid.testing import make_synthetic_vireid
 from mmvireid.registry import MODELS
+from mmvireid.testing import make_synthetic_vireid
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mclnet')
 SUPCON = {f'loss_supcon_s{s}' for s in range(1, 5)}

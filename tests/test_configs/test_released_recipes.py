@@ -62,8 +62,8 @@ def test_images_are_decoded_and_resized_as_pil_lanczos(name, photo):
     pipelines give those pixels (BGR) before the random steps."""
     cfg = load(name)
     expected = np.asarray(
-        Image.open(photo).convert('RGB').resize((144, 288),
-                                               Image.LANCZOS))[..., ::-1]
+        Image.open(photo).convert('RGB').resize(
+            (144, 288), Image.LANCZOS))[..., ::-1]
     for pipeline in (cfg.train_dataloader.dataset.pipeline,
                      cfg.test_dataloader.dataset.pipeline):
         first_two = Compose([TRANSFORMS.build(t) for t in pipeline[:2]])

@@ -64,9 +64,10 @@ class CrossModalityIdentitySampler(Sampler):
     images of each, without replacement unless the identity has fewer than K
     images of that modality; ``replace=True`` always draws the K images with
     replacement, as the AGW and MCLNet ``IdentitySampler`` do
-    (``np.random.choice(pos, num_pos)``, AGW ``utils.py`` L77–78). Items whose label is negative (the -1 outliers
-    of clustering) are never drawn. A batch is laid out as
-    ``[K RGB of id 1, ..., K RGB of id P, K IR of id 1, ..., K IR of id P]``,
+    (``np.random.choice(pos, num_pos)``, AGW ``utils.py`` L77–78). Items whose
+    label is negative (the -1 outliers of clustering) are never drawn. A batch
+    is laid out as ``[K RGB of id 1, ..., K RGB of id P, K IR of id 1, ..., K
+    IR of id P]``,
     so the data loader's ``batch_size`` must be ``num_pids * 2 *
     num_instances`` (:attr:`batch_size`).
 

@@ -122,8 +122,8 @@ class BatchRandomErasing(nn.Module):
             tuple: The erased images (N, C, H, W) and ``data_samples``.
         """
         if inputs.dim() != 4:
-            raise ValueError('BatchRandomErasing: inputs must be (N, C, H, W), '
-                             f'got shape {tuple(inputs.shape)}')
+            raise ValueError('BatchRandomErasing: inputs must be (N, C, H, '
+                             f'W), got shape {tuple(inputs.shape)}')
         num, _, height, width = inputs.shape
         erase, top, left, h, w = self.get_params(num, height, width,
                                                  inputs.device)
@@ -144,4 +144,3 @@ class BatchRandomErasing(nn.Module):
     def extra_repr(self) -> str:
         return (f'prob={self.prob}, scale={self.scale}, ratio={self.ratio}, '
                 f'value={self.value}, max_attempts={self.max_attempts}')
-

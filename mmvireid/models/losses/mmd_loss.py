@@ -2,8 +2,8 @@
 import torch
 from mmengine.model import BaseModule
 
-from mmvireid.structures import IR, RGB
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
 from ..utils.precision import float32_forward
 
 

@@ -34,11 +34,12 @@ class SeparableConvProjection(BaseModule):
     layer3        (N, 1024, 18, 9)    1            (N, 2048, 9, 5)
     ============  ==================  ===========  ===================
 
-    ``last_stride=1`` keeps the last block at stride 1, which ends every map
-    at layer4's 18x9 (4x the positions, +1.1 GMAC per image for the three
-    heads of MCLNet at 288x144). ResNet-18/34 widths work the same way
-    (``in_channels=64``, ``out_channels=512``: 3 blocks). The head returns
-    the map; pooling is the model's.
+    ``last_stride=1`` keeps the last block at stride 1, which ends every map at
+    layer4's 18x9: the three heads of MCLNet at 288x144 then cost 1.93 instead
+    of 0.82 GMAC per training image, and backbone plus heads 7.06 instead of
+    5.95 GMAC (+19 %, ``torch.utils.flop_counter``). ResNet-18/34 widths work
+    the same way (``in_channels=64``, ``out_channels=512``: 3 blocks). The head
+    returns the map; pooling is the model's.
 
     Args:
         in_channels (int): Channels of the input map.

@@ -5,6 +5,6 @@ from .progressive_weight import progressive_weight
 from .resizable_buffers import resize_buffers
 
 __all__ = [
-    'float32_forward', 'occurrence_rank', 'progressive_weight', 'resize_buffers',
-    'route_by_modality'
+    'float32_forward', 'occurrence_rank', 'progressive_weight',
+    'resize_buffers', 'route_by_modality'
 ]

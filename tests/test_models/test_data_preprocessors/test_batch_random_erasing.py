@@ -105,7 +105,10 @@ def test_distribution_matches_torchvision_get_params():
 
     def ks(a, b):
         grid = np.union1d(a, b)
-        cdf = lambda x: np.searchsorted(np.sort(x), grid, 'right') / len(x)
+
+        def cdf(x):
+            return np.searchsorted(np.sort(x), grid, 'right') / len(x)
+
         return np.abs(cdf(a) - cdf(b)).max()
 
     mine = erase.numpy()

@@ -3,11 +3,11 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from mmvireid.structures import IR, RGB
 from mmvireid.models.losses import (ClassWiseMMDLoss,
                                     HierarchicalKnowledgeSynergyLoss,
                                     SupConLoss)
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
 
 DIM, NUM_CLASSES = 8, 3
 # 3 pids x (2 RGB + 2 IR), modalities interleaved
@@ -79,7 +79,8 @@ def test_mmd_reads_the_modality_tensor():
     loss = head.loss(feats, batch, swapped)['loss_mmd']
     torch.testing.assert_close(
         loss, 0.25 * ClassWiseMMDLoss()(feats[3], LABELS, swapped))
-    assert not torch.allclose(loss, head.loss(feats, samples(), MODALITY)['loss_mmd'])
+    assert not torch.allclose(
+        loss, head.loss(feats, samples(), MODALITY)['loss_mmd'])
 
 
 def test_every_loss_sends_gradient_to_its_features():

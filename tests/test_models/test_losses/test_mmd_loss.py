@@ -151,7 +151,6 @@ def test_build_from_registry():
     assert (loss.kernel_mul, loss.kernel_num, loss.loss_weight) == (2., 5, .25)
 
 
-
 @pytest.mark.parametrize('cosine', [0.8, 0.99])
 def test_float32_under_bf16_autocast(cosine, close_features):
     """Within 1e-3 of float64 where the expanded squared distances in
