@@ -176,5 +176,6 @@ def test_standardize_is_the_loss_of_standardised_features():
     # nearly flat features: the plain loss is ~0 whatever their pattern,
     # the standardised one sees the pattern
     flat = [1 + 1e-3 * f for f in feats]
-    assert HierarchicalKnowledgeSynergyLoss(eps=0.)(flat).item() < 1e-5
+    plain = HierarchicalKnowledgeSynergyLoss(eps=0.)
+    assert plain(flat).item() < 1e-4 * plain(feats).item()
     assert loss(flat).item() == pytest.approx(loss(feats).item(), rel=1e-4)
