@@ -95,11 +95,11 @@ class CrossModalityIdentitySampler(Sampler):
             modality has: ``ceil(max(#RGB, #IR) / (P * K * world_size))``.
         label_key (str): Item field holding the identity label, e.g.
             ``'pid'`` or ``'pseudo_label'``. Defaults to ``'pid'``.
-        replace (bool): Draw the K images of an identity with replacement
-            (AGW / MCLNet). Defaults to False.
         seed (int, optional): Seed of the draw, the same on every rank. None
             draws one on rank 0 and broadcasts it
             (:func:`mmengine.dist.sync_random_seed`). Defaults to None.
+        replace (bool): Draw the K images of an identity with replacement
+            (AGW / MCLNet). Defaults to False.
 
     Example:
         >>> train_dataloader = dict(
@@ -118,8 +118,8 @@ class CrossModalityIdentitySampler(Sampler):
                  num_instances: int = 4,
                  iters_per_epoch: Optional[int] = None,
                  label_key: str = 'pid',
-                 replace: bool = False,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 replace: bool = False) -> None:
         counts = dict(num_pids=num_pids, num_instances=num_instances)
         if iters_per_epoch is not None:
             counts['iters_per_epoch'] = iters_per_epoch
