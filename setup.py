@@ -7,6 +7,12 @@ import sys
 
 from setuptools import find_packages, setup
 
+# torch >= 2.6 (the checkpoint policy, requirements/runtime.txt) has no
+# wheels for older Pythons: say so before pip tries to resolve it.
+if sys.version_info < (3, 9):
+    sys.exit('mmvireid needs Python >= 3.9 (torch >= 2.6 and numpy >= 2 do '
+             f'not support Python {sys.version.split()[0]})')
+
 
 def readme():
     with open('README.md', encoding='utf-8') as f:
@@ -77,7 +83,7 @@ setup(
     include_package_data=True,
     package_data={'mmvireid': ['.mim/model-index.yml', '.mim/configs/**/*',
                                '.mim/tools/**/*']},
-    python_requires='>=3.8',
+    python_requires='>=3.9',
     license='Apache License 2.0',
     classifiers=[
         'Programming Language :: Python :: 3',

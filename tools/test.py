@@ -31,13 +31,14 @@ from copy import deepcopy
 import mmengine
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
-from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmpretrain.utils import get_ori_model
 
 from mmvireid.evaluation import VIReIDMetric
-from mmvireid.utils import (register_all_modules, setup_cpu_distributed,
-                            teardown_distributed)
+from mmvireid.utils import (explain_collective_timeout,
+                            install_checkpoint_policy, register_all_modules,
+                            setup_cpu_distributed, teardown_distributed)
 
 #: File types ``--out`` can write (those of ``mmengine.dump``).
 OUT_SUFFIXES = ('.json', '.yaml', '.yml', '.pkl', '.pickle')
@@ -129,6 +130,8 @@ def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
+    # again, for checkpoint schemes registered by the config's custom_imports
+    install_checkpoint_policy()
     cfg = merge_args(cfg, args)
     setup_cpu_distributed(cfg)
 
@@ -137,10 +140,9 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     if args.untrained:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        model.init_weights()
-    metrics = runner.test()
+        get_ori_model(runner.model).init_weights()
+    with explain_collective_timeout(cfg):
+        metrics = runner.test()
     # Only rank 0 holds the per-query results (MMEngine computes metrics
     # there); ask before the process group is gone.
     write_out = args.out and is_main_process()

@@ -5,17 +5,22 @@ Example:
     python tools/train.py CONFIG --resume            # latest in work_dir
     python tools/train.py CONFIG --resume work_dirs/x/epoch_2.pth
     bash tools/dist_train.sh CONFIG 8                 # 8 processes (torchrun)
+    python tools/train.py CONFIG --tensorboard       # also to TensorBoard
 """
 import argparse
+import logging
 import os
 import os.path as osp
 from copy import deepcopy
 
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmvireid.utils import (register_all_modules, setup_cpu_distributed,
+from mmvireid.utils import (checkpoint_files, explain_collective_timeout,
+                            find_resume_checkpoint, install_checkpoint_policy,
+                            register_all_modules, setup_cpu_distributed,
                             teardown_distributed)
 
 
@@ -40,6 +45,11 @@ def parse_args():
         choices=['float16', 'bfloat16'],
         default='float16',
         help='dtype of --amp (bfloat16 needs no loss scaling)')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also write the scalars and images to TensorBoard (event files '
+        'under the run\'s vis_data folder; needs the tensorboard package)')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -84,6 +94,8 @@ def merge_args(cfg, args):
         cfg.val_evaluator = None
 
     cfg.launcher = args.launcher
+    if args.tensorboard:
+        add_tensorboard(cfg)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:
@@ -99,8 +111,15 @@ def merge_args(cfg, args):
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        resume_from = find_resume_checkpoint(cfg.work_dir)
+        if resume_from is None:
+            print_log(
+                f'--resume: {cfg.work_dir!r} holds no complete checkpoint to '
+                'resume from; starting a new run.',
+                logger='current',
+                level=logging.WARNING)
+        cfg.resume = resume_from is not None
+        cfg.load_from = resume_from
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(
@@ -118,6 +137,11 @@ def merge_args(cfg, args):
         if cfg.get(field, None) is None:
             return
         dataloader_cfg = deepcopy(default_dataloader_cfg)
+        if field == 'train_dataloader':
+            # Fresh train workers every epoch: EpochSeedHook seeds them from
+            # (seed, epoch, rank, worker), which makes a resumed run exact,
+            # and relabelled datasets reach them.
+            dataloader_cfg.persistent_workers = False
         dataloader_cfg.update(cfg[field])
         cfg[field] = dataloader_cfg
         if args.no_pin_memory:
@@ -138,16 +162,29 @@ def merge_args(cfg, args):
     return cfg
 
 
+def add_tensorboard(cfg):
+    """Add MMEngine's ``TensorboardVisBackend`` to the visualizer."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise SystemExit('tools/train.py --tensorboard needs the tensorboard '
+                         'package: pip install tensorboard (or pip install '
+                         '-e ".[optional]")') from None
+    backends = cfg.visualizer.setdefault('vis_backends', [])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+
+
 def check_work_dir(cfg):
     """Refuse to start a new run over the checkpoints of an earlier one."""
-    last = osp.join(cfg.work_dir, 'last_checkpoint')
-    if not cfg.get('resume', False) and osp.isfile(last):
-        with open(last) as f:
-            previous = f.read().strip()
+    found = checkpoint_files(cfg.work_dir)
+    if found:
+        names = ', '.join(osp.basename(path) for path in found[:5])
+        more = f' and {len(found) - 5} more' if len(found) > 5 else ''
         raise FileExistsError(
-            f'work_dir {cfg.work_dir!r} already holds the checkpoints of an '
-            f'earlier run (latest: {previous}); a new run would overwrite '
-            'them. Pass --resume to continue that run, or choose another '
+            f'work_dir {cfg.work_dir!r} already holds checkpoint files of an '
+            f'earlier run ({names}{more}); a new run would overwrite them. '
+            'Pass --resume to continue that run, or choose another '
             '--work-dir.')
 
 
@@ -155,15 +192,19 @@ def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
+    # again, for checkpoint schemes registered by the config's custom_imports
+    install_checkpoint_policy()
     cfg = merge_args(cfg, args)
     setup_cpu_distributed(cfg)
-    check_work_dir(cfg)
+    if args.resume is None:  # with --resume, only damaged files may be left
+        check_work_dir(cfg)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
-    runner.train()
+    with explain_collective_timeout(cfg):
+        runner.train()
     teardown_distributed()
 
 

@@ -1,16 +1,24 @@
-"""Pseudo-labels for unsupervised VI-ReID (methods.md §5): exact sparse
-k-reciprocal Jaccard distance, DBSCAN, cross-modal cluster association."""
+"""Pseudo-labels for unsupervised VI-ReID (docs/en/methods.md §5): exact
+sparse k-reciprocal Jaccard distance, DBSCAN, cross-modal cluster
+association."""
 from .association import associate_clusters
 from .centroids import cluster_centroids
+from .cross_modal import (CrossModalPseudoLabels, check_clustering_args,
+                          clustering_ari, cross_modal_pseudo_labels,
+                          joint_pseudo_labels)
 from .dbscan import cluster_dbscan
 from .jaccard_distance import jaccard_distance, sparse_jaccard
 from .k_reciprocal import (k_reciprocal_encoding, k_reciprocal_sets,
                            query_expansion)
 from .knn import exact_knn
+from .label_spaces import concat_pseudo_labels
 from .pseudo_labels import pseudo_labels
 
 __all__ = [
     'exact_knn', 'k_reciprocal_sets', 'k_reciprocal_encoding',
     'query_expansion', 'sparse_jaccard', 'jaccard_distance', 'cluster_dbscan',
-    'pseudo_labels', 'cluster_centroids', 'associate_clusters'
+    'pseudo_labels', 'cluster_centroids', 'associate_clusters',
+    'cross_modal_pseudo_labels', 'CrossModalPseudoLabels',
+    'check_clustering_args', 'clustering_ari', 'joint_pseudo_labels',
+    'concat_pseudo_labels'
 ]

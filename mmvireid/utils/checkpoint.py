@@ -1,32 +1,50 @@
-"""Safe loading of MMEngine checkpoints under torch's ``weights_only=True``.
+"""One loading policy for every checkpoint mmvireid reads.
 
-torch >= 2.6 loads with ``weights_only=True`` by default, and MMEngine 0.10.7
-calls ``torch.load`` without the argument, so ``--resume`` and ``load_from``
-fail on the ``HistoryBuffer`` and numpy objects that MMEngine pickles into a
-checkpoint (``shared/docs/stack.md``, trap 1). Loading with
-``weights_only=False`` would let any checkpoint run code on the user's machine,
-so instead this module
+A PyTorch checkpoint is a pickle, and a pickle can call any function it
+names: loading a file with ``weights_only=False`` lets the file run code on
+the user's machine. MMEngine 0.10.7 reads checkpoints through
+:class:`~mmengine.runner.CheckpointLoader`, whose local loader calls
+``torch.load`` without ``weights_only`` (torch >= 2.6 then refuses the
+``HistoryBuffer`` and numpy objects of every resume checkpoint) and whose
+``http(s)://``, ``torchvision://``, ``open-mmlab://`` and ``mmcls://``
+loaders call ``torch.load(..., weights_only=False)``. This module replaces
+them all (:func:`install_checkpoint_policy`):
 
-- allow-lists exactly the globals an MMEngine checkpoint pickles
-  (:data:`MMENGINE_CHECKPOINT_GLOBALS`, added with
-  :func:`torch.serialization.add_safe_globals`);
-- maps the ``builtins.getattr`` those checkpoints use to reach
-  ``HistoryBuffer.min`` & co. to a guarded lookup that returns nothing but
-  HistoryBuffer's registered statistics methods (``getattr`` itself would let
-  a pickle walk from any allowed class to ``object.__subclasses__()``);
-- registers :func:`load_from_local_safe` as MMEngine's local-path checkpoint
-  scheme, which loads with ``weights_only=True`` and turns a refusal into an
-  error naming the file, the offending globals and how to opt in knowingly,
-  per global: :func:`trust_checkpoint_globals`, or the
-  ``MMVIREID_TRUSTED_GLOBALS`` environment variable for command-line runs.
-  Nothing here ever loads with ``weights_only=False``.
+- local files load with ``weights_only=True`` through an allow-list of
+  exactly the globals an MMEngine checkpoint pickles
+  (:data:`~mmvireid.utils.checkpoint_globals.MMENGINE_CHECKPOINT_GLOBALS`);
+  the ``builtins.getattr`` those checkpoints use to reach
+  ``HistoryBuffer.min`` & co. is answered by a guarded lookup that returns
+  nothing else (``getattr`` itself would let a pickle walk from any allowed
+  class to ``object.__subclasses__()``);
+- remote files (``http(s)://``, ``torchvision://``, ``open-mmlab://``,
+  ``mmcls://``) are downloaded to torch's hub cache, as MMEngine does, and
+  then loaded as local files;
+- every other scheme registered with MMEngine when the policy is installed
+  (``pavi://``, ``s3://`` ...) runs with torch's
+  ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` set, which turns the ``torch.load`` of
+  its loader into a ``weights_only=True`` load;
+- every error names the file and what is wrong with it: refused globals,
+  an opcode the weights-only unpickler does not support, an empty or
+  truncated file, a file that is not a checkpoint.
 
-Importing this module installs the policy (:func:`install_checkpoint_policy`,
-idempotent).
+A checkpoint that pickles other globals can be opened knowingly, per global
+(:func:`~mmvireid.utils.trust_checkpoint_globals`, or
+``MMVIREID_TRUSTED_GLOBALS`` for command-line runs); only classes that hold
+data can be trusted, never a callable that can run code, under any alias.
+Nothing here loads with ``weights_only=False`` or advises it.
+
+The policy is installed explicitly, not by importing mmvireid:
+:func:`mmvireid.utils.register_all_modules` and the tools install it.
+It relies on names private to torch and MMEngine (listed in
+``requirements/runtime.txt``); :func:`install_checkpoint_policy` checks the
+versions it was written for.
 
 Example:
+    >>> from mmvireid.utils import install_checkpoint_policy
+    >>> install_checkpoint_policy()
     >>> # in a module listed in the config's ``custom_imports``
-    >>> from mmvireid.utils.checkpoint import trust_checkpoint_globals
+    >>> from mmvireid.utils import trust_checkpoint_globals
     >>> trust_checkpoint_globals(['datetime.datetime'])
 
     .. code-block:: shell
@@ -34,178 +52,65 @@ Example:
         MMVIREID_TRUSTED_GLOBALS=datetime.datetime \\
             python tools/train.py CONFIG --resume
 """
-import importlib
+import functools
+import io
+import logging
 import os
 import os.path as osp
 import pickle
+import pickletools
 import re
-from typing import Any, Callable, List, Optional, Sequence, Union
+import zipfile
+from typing import Any, Callable, Dict, List, Optional, Union
+from urllib.parse import urlparse
 
+import mmengine
 import numpy as np
 import torch
+from mmengine.dist import barrier, get_dist_info, get_local_rank
+from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
-from numpy import dtypes as np_dtypes
+from mmengine.utils import digit_version
 
-#: Environment variable naming globals (comma-separated ``module.qualname``)
-#: that the user trusts checkpoints to pickle: :func:`trust_checkpoint_globals`
-#: for runs started from the command line.
-TRUSTED_GLOBALS_ENV = 'MMVIREID_TRUSTED_GLOBALS'
+from .checkpoint_globals import (MMENGINE_CHECKPOINT_GLOBALS,
+                                 TRUSTED_GLOBALS_ENV, resolve_global,
+                                 trust_globals_from_env, untrustable_reason)
+
+#: Versions the policy is written for: it uses torch's ``(object, name)``
+#: allow-list entries (torch 2.6), numpy 2's ``numpy._core`` module path and
+#: MMEngine 0.10's loader registry and model-zoo helpers.
+REQUIRED_VERSIONS = dict(torch='2.6.0', numpy='2.0.0', mmengine='0.10.0')
+MMENGINE_BELOW = '0.11.0'
 
 
-def _history_buffer_statistic(obj: Any, name: Any) -> Callable:
-    """Guarded stand-in for ``builtins.getattr`` while unpickling.
-
-    ``HistoryBuffer.__getstate__`` pickles its ``_statistics_methods`` dict,
-    whose values pickle (protocol 2) as ``getattr(HistoryBuffer, 'min')``.
-    Only that lookup is answered: ``obj`` must be ``HistoryBuffer`` and
-    ``name`` a statistics method registered in
-    ``HistoryBuffer._statistics_methods`` that is HistoryBuffer's own method.
-
-    Args:
-        obj (Any): The object the pickle wants an attribute of.
-        name (Any): The attribute name.
-
-    Returns:
-        Callable: The statistics method, e.g. ``HistoryBuffer.mean``.
+def check_requirements() -> None:
+    """Check that torch, numpy and MMEngine have the versions the policy needs.
 
     Raises:
-        pickle.UnpicklingError: For any other lookup.
+        RuntimeError: Naming the package, the version found and the one
+            needed (``requirements/runtime.txt``).
     """
-    if obj is HistoryBuffer and isinstance(name, str):
-        method = HistoryBuffer._statistics_methods.get(name)
-        if method is not None and vars(HistoryBuffer).get(name) is method:
-            return method
-    raise pickle.UnpicklingError(
-        f'it calls builtins.getattr({obj!r}, {name!r}), but a checkpoint may '
-        'only look up the statistics methods of HistoryBuffer '
-        f'{sorted(HistoryBuffer._statistics_methods)}')
-
-
-#: Every global an MMEngine checkpoint pickles besides torch's own defaults,
-#: found by training a toy MMEngine Runner on CPU and listing
-#: ``torch.serialization.get_unsafe_globals_in_checkpoint`` plus the dtype
-#: classes the unpickler asks for when it builds numpy dtypes.
-MMENGINE_CHECKPOINT_GLOBALS = (
-    # message_hub.log_scalars: one HistoryBuffer per logged scalar
-    HistoryBuffer,
-    # HistoryBuffer.statistics_methods: getattr(HistoryBuffer, 'min') & co.,
-    # answered by the guarded lookup, never by getattr itself
-    (_history_buffer_statistic, 'builtins.getattr'),
-    # HistoryBuffer._log_history / _count_history are numpy arrays
-    np._core.multiarray._reconstruct,
-    np.ndarray,
-    # numpy scalars, e.g. message_hub.runtime_info['eta'] (np.float64)
-    np._core.multiarray.scalar,
-    # dtype of every array and scalar
-    np.dtype,
-    # dtype classes the dtypes are built as: float64 logs, int64 counts ...
-    np_dtypes.Float64DType,
-    np_dtypes.Int64DType,
-    # ... and the other numpy types a MessageHub commonly holds in
-    # runtime_info (float32 metrics, int32 counts, bool flags)
-    np_dtypes.Float32DType,
-    np_dtypes.Int32DType,
-    np_dtypes.BoolDType,
-    # the same two functions under their numpy 1.x module path, as written by
-    # checkpoints saved with numpy < 2
-    (np._core.multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
-    (np._core.multiarray.scalar, 'numpy.core.multiarray.scalar'),
-)
-
-
-def install_checkpoint_policy() -> None:
-    """Allow-list MMEngine's checkpoint globals and use the safe local loader.
-
-    Idempotent: torch keeps the allow-list as a set and the scheme is
-    re-registered with ``force=True``.
-    """
-    # A HistoryBuffer registers the default statistics (min, max, current,
-    # mean) on creation; do it now, since a resuming process may load a
-    # checkpoint before it has created any buffer.
-    HistoryBuffer()
-    torch.serialization.add_safe_globals(list(MMENGINE_CHECKPOINT_GLOBALS))
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local_safe, force=True)
-
-
-def _resolve_global(name: str) -> Any:
-    """Import ``'module.qualname'`` and return the object it names."""
-    parts = name.split('.')
-    for split in range(len(parts) - 1, 0, -1):
-        try:
-            obj = importlib.import_module('.'.join(parts[:split]))
-        except ImportError:
-            continue
-        try:
-            for attr in parts[split:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            continue
-        return obj
-    raise ValueError(f'trust_checkpoint_globals: cannot import {name!r}; '
-                     "expected 'module.qualname', e.g. 'datetime.datetime'")
-
-
-def _blocked(name: str) -> bool:
-    """Whether torch refuses ``name`` whatever the allow-list says."""
-    # torch's weights-only unpickler rejects these modules (os, sys, posix,
-    # nt) before it looks at the allow-list; it exposes them only privately.
-    from torch._weights_only_unpickler import _blocklisted_modules
-    return name.rpartition('.')[0] in _blocklisted_modules
-
-
-def trust_checkpoint_globals(names: Sequence[str]) -> None:
-    """Allow checkpoints to pickle the given globals, knowingly.
-
-    Call it from a module listed in the config's ``custom_imports`` when you
-    trust every checkpoint you load to use these globals only as intended:
-    unpickling can call any allowed function with any arguments.
-
-    Args:
-        names (Sequence[str]): Globals as the refusal message names them,
-            ``'module.qualname'`` (e.g. ``'datetime.datetime'``).
-
-    Raises:
-        ValueError: If a name cannot be imported, is ``builtins.getattr``
-            (served by a guarded lookup; trusting it would open every
-            attribute of every allowed class) or lies in a module torch
-            never unpickles (``os``, ``sys`` ...).
-
-    Example:
-        >>> trust_checkpoint_globals(['datetime.datetime'])
-    """
-    if isinstance(names, str):
-        raise TypeError('trust_checkpoint_globals: names must be a list of '
-                        f"'module.qualname' strings, got the string {names!r}")
-    trusted = []
-    for name in names:
-        if name == 'builtins.getattr':
-            raise ValueError(
-                'trust_checkpoint_globals: builtins.getattr cannot be '
-                'trusted: it reaches every attribute of every allowed class '
-                '(up to object.__subclasses__()); mmvireid answers it with a '
-                'lookup limited to HistoryBuffer statistics.')
-        if _blocked(name):
-            raise ValueError(
-                f'trust_checkpoint_globals: torch never unpickles {name!r} '
-                'with weights_only=True.')
-        trusted.append((_resolve_global(name), name))
-    torch.serialization.add_safe_globals(trusted)
-
-
-def _trust_env_globals() -> None:
-    """Allow-list the globals named in :data:`TRUSTED_GLOBALS_ENV`."""
-    names = [
-        name.strip()
-        for name in os.environ.get(TRUSTED_GLOBALS_ENV, '').split(',')
-        if name.strip()
+    found = dict(
+        torch=torch.__version__.split('+')[0],
+        numpy=np.__version__,
+        mmengine=mmengine.__version__)
+    problems = [
+        f'{name} >= {needed} (found {found[name]})'
+        for name, needed in REQUIRED_VERSIONS.items()
+        if digit_version(found[name]) < digit_version(needed)
     ]
-    if names:
-        try:
-            trust_checkpoint_globals(names)
-        except ValueError as error:
-            raise ValueError(f'{TRUSTED_GLOBALS_ENV}: {error}') from error
+    if digit_version(found['mmengine']) >= digit_version(MMENGINE_BELOW):
+        problems.append(f'mmengine < {MMENGINE_BELOW} (found '
+                        f"{found['mmengine']})")
+    if problems:
+        raise RuntimeError(
+            'mmvireid loads checkpoints safely only with '
+            f'{"; ".join(problems)}: its checkpoint policy relies on names '
+            'of these versions (see requirements/runtime.txt). Install the '
+            'versions listed there, e.g. pip install -r '
+            'requirements/runtime.txt.')
 
 
 def _offending_globals(filename: str, message: str) -> List[str]:
@@ -217,44 +122,107 @@ def _offending_globals(filename: str, message: str) -> List[str]:
     try:
         return sorted(
             torch.serialization.get_unsafe_globals_in_checkpoint(filename))
-    except ValueError:  # legacy (non-zip) format: no static scan
+    except (ValueError, RuntimeError, OSError):  # legacy format, or remote
         return re.findall(r'GLOBAL (\S+) (?:was not an allowed|whose module)',
                           message)[:1]
 
 
-def _unpickler_reason(message: str) -> str:
-    """The unpickler's own reason inside torch's weights-only error text."""
-    reason = message.rpartition('WeightsUnpickler error:')[2]
-    reason = re.split(r'\n\s*Check the documentation of torch.load', reason)[0]
-    return (reason.strip().splitlines() or [message])[-1]
+def _trustable(name: str) -> bool:
+    try:
+        return untrustable_reason(resolve_global(name)) is None
+    except ValueError:
+        return False
 
 
 def _refusal_message(filename: str, error: Exception) -> str:
-    offending = _offending_globals(filename, str(error))
-    if offending:
-        what = ('it pickles globals outside the allow-list of '
-                f'mmvireid.utils.checkpoint: {", ".join(offending)}')
-    else:
-        what = f'its pickle was refused: {_unpickler_reason(str(error))}'
-    trustable = [name for name in offending if not _blocked(name)]
-    blocked = [name for name in offending if _blocked(name)]
-    how = ''
-    if trustable:
-        how += (
-            '\nIf you trust it to use these globals only as intended, allow '
-            f'them knowingly: set {TRUSTED_GLOBALS_ENV}='
-            f'{",".join(trustable)} or call mmvireid.utils.checkpoint.'
+    """What is wrong with a file the weights-only unpickler refused."""
+    message = str(error)
+    operand = re.search(r'Unsupported operand (\d+)', message)
+    if operand:
+        code = chr(int(operand.group(1)))
+        name = {op.code: op.name for op in pickletools.opcodes}.get(code, '?')
+        return (f'Refused to load checkpoint {filename!r}: its pickle uses '
+                f'opcode {name} ({operand.group(1)}), which the weights-only '
+                'unpickler does not support (torch.save writes it for '
+                'objects other than tensors and plain containers, e.g. '
+                'Python bytes). Save the tensors (a state_dict) without '
+                'such objects.')
+    offending = _offending_globals(filename, message)
+    if not offending:
+        reason = message.rpartition('WeightsUnpickler error:')[2]
+        reason = re.split(r'\n\s*Check the documentation of torch.load',
+                          reason)[0]
+        reason = (reason.strip().splitlines() or [message])[-1]
+        return (f'Refused to load checkpoint {filename!r}: its pickle was '
+                f'refused: {reason}.')
+    trustable = [name for name in offending if _trustable(name)]
+    untrustable = [name for name in offending if name not in trustable]
+    text = (f'Refused to load checkpoint {filename!r} with weights_only=True: '
+            'it pickles globals outside the allow-list of '
+            f'mmvireid.utils.checkpoint: {", ".join(offending)}.\nA pickle '
+            'can call any function it names: loading it unrestricted could '
+            'run arbitrary code on this machine.')
+    if untrustable:
+        text += (f'\n{", ".join(untrustable)} can never be allowed (not a '
+                 'data class, or one that runs code or touches files): do '
+                 'not load this file; get the weights from their source as a '
+                 'state_dict of tensors.')
+    elif trustable:
+        text += (
+            '\nIf you trust this file to use these classes only as intended, '
+            f'allow them knowingly: set {TRUSTED_GLOBALS_ENV}='
+            f'{",".join(trustable)} or call mmvireid.utils.'
             f'trust_checkpoint_globals({trustable!r}) in a module listed in '
             "the config's custom_imports.")
-    if blocked or not offending:
-        how += ('\nTorch never unpickles '
-                f'{", ".join(blocked) or "what it refused"} with '
-                'weights_only=True: keep only the tensors of a file you '
-                'trust, e.g. torch.save(torch.load(f, weights_only=False)'
-                "['state_dict'], new_f), and load that.")
-    return (f'Refused to load checkpoint {filename!r} with weights_only=True: '
-            f'{what}.\nLoading it could run arbitrary code on this machine: '
-            f'a pickle can call any function it names.{how}')
+    return text
+
+
+def _check_file(filename: str) -> None:
+    """Refuse an empty or truncated file before torch reads it."""
+    size = osp.getsize(filename)
+    if size == 0:
+        raise RuntimeError(
+            f'Checkpoint {filename!r} is empty (0 bytes): an interrupted '
+            'write or a full disk leaves such files.')
+    with open(filename, 'rb') as f:
+        magic = f.read(4)
+    if magic == b'PK\x03\x04':
+        if not zipfile.is_zipfile(filename):
+            raise RuntimeError(
+                f'Checkpoint {filename!r} is truncated or damaged ({size} '
+                "bytes): its zip archive (torch.save's format) has no central "
+                'directory, which is written last; an interrupted write or a '
+                'full disk leaves such files.')
+    elif not magic.startswith(b'\x80') and not filename.endswith(
+            '.safetensors'):
+        raise RuntimeError(
+            f'{filename!r} is not a checkpoint: it is neither a zip archive '
+            'written by torch.save nor a pickle.')
+
+
+def _load_safely(source: Union[str, io.BytesIO], name: str,
+                 map_location: Any) -> Any:
+    """``torch.load(source, weights_only=True)``, errors naming ``name``."""
+    trust_globals_from_env()
+    try:
+        return torch.load(
+            source, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        # from None: torch's own message advises weights_only=False
+        raise pickle.UnpicklingError(_refusal_message(name, error)) from None
+    except (EOFError, KeyError, ValueError) as error:
+        raise RuntimeError(
+            f'Cannot load checkpoint {name!r}: it is truncated or not a '
+            f'checkpoint ({type(error).__name__}: {error})') from error
+    except RuntimeError as error:
+        first_line = (str(error).splitlines() or [''])[0]
+        damaged = re.search(
+            'PytorchStreamReader|inline_container|unexpected EOF|corrupt',
+            str(error))
+        raise RuntimeError(
+            f'Cannot load checkpoint {name!r}'
+            f'{": it is truncated or damaged" if damaged else ""} '
+            f'({first_line})') from error
 
 
 def load_from_local_safe(
@@ -278,20 +246,239 @@ def load_from_local_safe(
 
     Raises:
         FileNotFoundError: If ``filename`` is not a file.
+        RuntimeError: If the file is empty, truncated or not a checkpoint.
         pickle.UnpicklingError: If the checkpoint pickles a global outside
-            the allow-list; the message names the file and the globals and
-            says how to opt in, the torch error is its ``__cause__``.
+            the allow-list or uses an opcode the weights-only unpickler does
+            not support; the message names the file and the reason (torch's
+            own error, which advises ``weights_only=False``, is not chained).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    _trust_env_globals()
+    _check_file(filename)
+    return _load_safely(filename, filename, map_location)
+
+
+def download_checkpoint(url: str, model_dir: Optional[str] = None) -> str:
+    """Download ``url`` once into the checkpoint cache; return the file.
+
+    The cache is ``<torch hub dir>/checkpoints`` (``$TORCH_HOME``), as for
+    MMEngine's and torch's ``load_url``; a cached file is reused. Under DDP
+    the local rank 0 processes download first, the others then read or
+    download themselves (a cache that is not shared between nodes).
+    :func:`torch.hub.download_url_to_file` writes a temporary file and
+    renames it, so an interrupted download leaves no partial file.
+
+    Args:
+        url (str): ``http://`` or ``https://`` address.
+        model_dir (str, optional): Cache directory. Defaults to the hub's.
+
+    Returns:
+        str: Path of the downloaded file.
+    """
+    name = osp.basename(urlparse(url).path)
+    if name in ('', '.', '..'):
+        raise ValueError(f'Checkpoint URL {url!r} names no file')
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    cached = osp.join(model_dir, name)
+
+    def download():
+        if not osp.isfile(cached):
+            os.makedirs(model_dir, exist_ok=True)
+            print_log(f'Downloading {url} to {cached}', logger='current')
+            torch.hub.download_url_to_file(
+                url, cached, progress=os.isatty(2))
+
+    _, world_size = get_dist_info()
+    if get_local_rank() == 0:
+        download()
+    if world_size > 1:
+        barrier()
+        download()
+    return cached
+
+
+def load_from_http_safe(filename: str,
+                        map_location: Any = None,
+                        model_dir: Optional[str] = None) -> Any:
+    """Download an ``http(s)://`` checkpoint to the cache, then load it safely.
+
+    Args:
+        filename (str): The URL.
+        map_location (Any): Same as :func:`torch.load`. Defaults to None.
+        model_dir (str, optional): Cache directory (see
+            :func:`download_checkpoint`). Defaults to None.
+
+    Returns:
+        dict | OrderedDict: The loaded checkpoint.
+    """
+    cached = download_checkpoint(filename, model_dir)
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise pickle.UnpicklingError(_refusal_message(filename,
-                                                      error)) from error
+        return load_from_local_safe(cached, map_location)
+    except (pickle.UnpicklingError, RuntimeError) as error:
+        raise type(error)(f'{error}\n(downloaded from {filename})') from error
 
 
-install_checkpoint_policy()
+def _model_zoo_url(scheme: str, name: str, urls: Dict[str, str]) -> str:
+    if name not in urls:
+        raise KeyError(f'{scheme}{name}: unknown model name; MMEngine knows '
+                       f'{len(urls)} names for {scheme}, e.g. '
+                       f'{sorted(urls)[:3]}')
+    return urls[name]
+
+
+def load_from_torchvision_safe(filename: str, map_location: Any = None) -> Any:
+    """``torchvision://NAME`` (or ``modelzoo://NAME``): download, load safely.
+
+    Args:
+        filename (str): ``torchvision://`` + a model name MMEngine knows.
+        map_location (Any): Same as :func:`torch.load`. Defaults to None.
+
+    Returns:
+        dict | OrderedDict: The loaded checkpoint.
+    """
+    scheme, _, name = filename.partition('://')
+    url = _model_zoo_url(f'{scheme}://', name,
+                         mmengine_checkpoint.get_torchvision_models())
+    return load_from_http_safe(url, map_location)
+
+
+def load_from_openmmlab_safe(filename: str, map_location: Any = None) -> Any:
+    """``open-mmlab://NAME``: MMEngine's model zoo, loaded safely.
+
+    Deprecated names are mapped to their replacements as MMEngine does; the
+    zoo entry is a URL (downloaded) or a path under MMEngine's home.
+
+    Args:
+        filename (str): ``open-mmlab://`` or ``openmmlab://`` + a name.
+        map_location (Any): Same as :func:`torch.load`. Defaults to None.
+
+    Returns:
+        dict | OrderedDict: The loaded checkpoint.
+    """
+    scheme, _, name = filename.partition('://')
+    deprecated = mmengine_checkpoint.get_deprecated_model_names()
+    if name in deprecated:
+        print_log(
+            f'{scheme}://{name} is deprecated in favour of '
+            f'{scheme}://{deprecated[name]}',
+            logger='current',
+            level=logging.WARNING)
+        name = deprecated[name]
+    url = _model_zoo_url(f'{scheme}://', name,
+                         mmengine_checkpoint.get_external_models())
+    if url.startswith(('http://', 'https://')):
+        return load_from_http_safe(url, map_location)
+    return load_from_local_safe(
+        osp.join(mmengine_checkpoint._get_mmengine_home(), url), map_location)
+
+
+def load_from_mmcls_safe(filename: str, map_location: Any = None) -> Any:
+    """``mmcls://NAME``: an mmcls backbone, loaded safely, keys as MMEngine's.
+
+    Args:
+        filename (str): ``mmcls://`` + a model name MMEngine knows.
+        map_location (Any): Same as :func:`torch.load`. Defaults to None.
+
+    Returns:
+        dict: ``dict(state_dict=...)`` with the backbone's weights.
+    """
+    name = filename[len('mmcls://'):]
+    url = _model_zoo_url('mmcls://', name,
+                         mmengine_checkpoint.get_mmcls_models())
+    return mmengine_checkpoint._process_mmcls_checkpoint(
+        load_from_http_safe(url, map_location))
+
+
+def _forced_weights_only(loader: Callable) -> Callable:
+    """Run another scheme's loader with every ``torch.load`` weights-only.
+
+    torch reads ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` at each ``torch.load``
+    call, where it overrides an explicit ``weights_only=False``.
+    """
+
+    @functools.wraps(loader)
+    def load(filename, map_location=None):
+        previous = os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD')
+        os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD'] = '1'
+        trust_globals_from_env()
+        try:
+            return loader(filename, map_location)
+        except pickle.UnpicklingError as error:
+            raise pickle.UnpicklingError(_refusal_message(
+                filename, error)) from None
+        finally:
+            if previous is None:
+                del os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD']
+            else:
+                os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD'] = previous
+
+    load.mmvireid_policy = True
+    return load
+
+
+#: The loader of each MMEngine scheme under the policy.
+SAFE_LOADERS = {
+    '': load_from_local_safe,
+    'http://': load_from_http_safe,
+    'https://': load_from_http_safe,
+    'torchvision://': load_from_torchvision_safe,
+    'modelzoo://': load_from_torchvision_safe,
+    'open-mmlab://': load_from_openmmlab_safe,
+    'openmmlab://': load_from_openmmlab_safe,
+    'mmcls://': load_from_mmcls_safe,
+}
+for _loader in set(SAFE_LOADERS.values()):
+    _loader.mmvireid_policy = True
+
+
+def install_checkpoint_policy() -> None:
+    """Make every checkpoint MMEngine loads go through the policy.
+
+    Checks the versions (:func:`check_requirements`), allow-lists MMEngine's
+    checkpoint globals, registers the safe loaders of :data:`SAFE_LOADERS`
+    for their MMEngine schemes and wraps every other scheme registered so
+    far (``pavi://``, ``s3://``, a plugin's) so that its ``torch.load`` is
+    weights-only. Idempotent: call it again after importing a plugin that
+    registers a scheme (the tools call it once the config's
+    ``custom_imports`` are imported).
+
+    Raises:
+        RuntimeError: If torch, numpy or MMEngine has a version the policy
+            was not written for.
+    """
+    check_requirements()
+    # A HistoryBuffer registers the default statistics (min, max, current,
+    # mean) on creation; do it now, since a resuming process may load a
+    # checkpoint before it has created any buffer.
+    HistoryBuffer()
+    torch.serialization.add_safe_globals(list(MMENGINE_CHECKPOINT_GLOBALS))
+    for prefix, loader in SAFE_LOADERS.items():
+        CheckpointLoader.register_scheme(prefix, loader, force=True)
+    for prefix, loader in list(CheckpointLoader._schemes.items()):
+        if not getattr(loader, 'mmvireid_policy', False):
+            CheckpointLoader.register_scheme(
+                prefix, _forced_weights_only(loader), force=True)
+
+
+def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
+    """Load any checkpoint MMEngine can address, under the policy.
+
+    For code that reads a checkpoint itself (tools, inference APIs): the
+    policy is installed (idempotent) and the file goes through MMEngine's
+    scheme dispatch, so local paths, URLs and model-zoo names all work.
+
+    Args:
+        filename (str): Local path, URL, ``torchvision://``, ...
+        map_location (Any): Same as :func:`torch.load`. Defaults to 'cpu'.
+
+    Returns:
+        dict | OrderedDict: The loaded checkpoint.
+
+    Example:
+        >>> ckpt = load_checkpoint_file('work_dirs/agw/epoch_80.pth')
+        >>> state_dict = ckpt['state_dict']
+    """
+    install_checkpoint_policy()
+    return CheckpointLoader.load_checkpoint(filename, map_location)

@@ -4,9 +4,16 @@ import warnings
 
 from mmengine import DefaultScope
 
+from .checkpoint import install_checkpoint_policy
+
 
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Register mmpretrain's and mmvireid's modules into their registries.
+
+    Also installs the checkpoint loading policy
+    (:func:`mmvireid.utils.install_checkpoint_policy`): every checkpoint
+    MMEngine loads afterwards is read with ``weights_only=True`` through an
+    allow-list, local files and remote ones alike.
 
     Args:
         init_default_scope (bool): Whether to set ``mmvireid`` as the default
@@ -15,6 +22,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """
     import mmpretrain.utils
     mmpretrain.utils.register_all_modules(init_default_scope=False)
+    install_checkpoint_policy()
 
     import mmvireid.datasets  # noqa: F401,F403
     import mmvireid.engine  # noqa: F401,F403

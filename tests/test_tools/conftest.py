@@ -1,6 +1,17 @@
+import os.path as osp
+import sys
+
 import pytest
 
 from mmvireid.testing import make_synthetic_vireid
+
+# The analysis tools import their shared helpers as ``tool_utils`` from
+# their own folder, which Python puts first on sys.path when a tool runs as
+# a script; the tests import the tools as modules.
+sys.path.insert(
+    0,
+    osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+             'tools', 'analysis_tools'))
 
 
 @pytest.fixture(scope='session')

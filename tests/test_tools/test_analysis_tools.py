@@ -14,10 +14,10 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 from threadpoolctl import threadpool_limits
 
+from mmvireid.apis import load_features, save_features
 from mmvireid.evaluation.functional import load_rand_perm_cam, re_ranking
 from mmvireid.registry import MODELS
 from mmvireid.testing import make_synthetic_vireid, write_rand_perm_cam
-from mmvireid.visualization import load_features, save_features
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AGW_SYNTHETIC = osp.join(REPO, 'configs', 'agw',

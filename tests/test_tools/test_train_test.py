@@ -1,6 +1,9 @@
 """End-to-end runs of tools/train.py and tools/test.py on CPU."""
+import glob
 import json
+import os
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -11,6 +14,8 @@ from mmengine.runner import Runner
 from e2e_utils import REPO, run_tool, write_tiny_config
 
 pytestmark = pytest.mark.e2e
+
+HERE = osp.dirname(osp.abspath(__file__))
 
 
 @pytest.fixture(scope='module')
@@ -25,10 +30,61 @@ def trained(tiny_sysu, tmp_path_factory):
 def test_train_writes_checkpoints_and_refuses_to_overwrite(trained):
     cfg, run = trained
     assert osp.isfile(run / 'epoch_1.pth') and osp.isfile(run / 'epoch_2.pth')
-    with pytest.raises(AssertionError, match='already holds the checkpoints'):
+    with pytest.raises(AssertionError, match='already holds checkpoint files'):
         run_tool(['tools/train.py', cfg, '--work-dir', str(run)])
     # nothing was lost
     assert osp.isfile(run / 'epoch_2.pth')
+
+
+def test_new_run_refuses_any_checkpoint_file(trained, tmp_path):
+    cfg, run = trained
+    work = tmp_path / 'work'
+    work.mkdir()
+    shutil.copy(run / 'epoch_1.pth', work / 'epoch_1.pth')  # no pointer
+    with pytest.raises(AssertionError) as info:
+        run_tool(['tools/train.py', cfg, '--work-dir', str(work)])
+    assert ('already holds checkpoint files of an earlier run (epoch_1.pth);'
+            ' a new run would overwrite them. Pass --resume') in str(
+                info.value)
+    assert os.listdir(work) == ['epoch_1.pth']
+
+
+def test_resume_with_nothing_to_resume_says_so(trained, tmp_path):
+    cfg, _ = trained
+    proc = run_tool([
+        'tools/train.py', cfg, '--work-dir',
+        str(tmp_path / 'new'), '--resume', '--cfg-options',
+        'train_cfg.max_epochs=1'
+    ])
+    log = proc.stdout + proc.stderr
+    assert (f"--resume: {str(tmp_path / 'new')!r} holds no complete "
+            'checkpoint to resume from; starting a new run.') in log
+    assert 'Auto resumed' not in log
+    assert osp.isfile(tmp_path / 'new' / 'epoch_1.pth')
+
+
+def test_resume_falls_back_to_the_newest_complete_checkpoint(
+        trained, tmp_path):
+    cfg, run = trained
+    work = tmp_path / 'work'
+    work.mkdir()
+    for name in ('epoch_1.pth', 'epoch_2.pth'):
+        shutil.copy(run / name, work / name)
+    data = (work / 'epoch_2.pth').read_bytes()
+    (work / 'epoch_2.pth').write_bytes(data[:len(data) // 2])  # a crash
+    (work / 'last_checkpoint').write_text('')
+    proc = run_tool(
+        ['tools/train.py', cfg, '--work-dir',
+         str(work), '--resume'])
+    log = proc.stdout + proc.stderr
+    assert 'last_checkpoint is empty; looking for the newest complete' in log
+    assert f'Skipping {work / "epoch_2.pth"}: empty or truncated' in log
+    assert 'resumed epoch: 1, iter: 2' in log
+    resumed = torch.load(work / 'epoch_2.pth', map_location='cpu')
+    assert resumed['meta']['epoch'] == 2
+    expected = torch.load(run / 'epoch_2.pth', map_location='cpu')
+    for key, value in expected['state_dict'].items():
+        assert torch.equal(resumed['state_dict'][key], value), key
 
 
 def test_resume_continues_with_the_same_state(trained, tmp_path):
@@ -132,6 +188,48 @@ def test_two_processes_match_one(trained, tmp_path):
             100 * np.mean(r1))
         assert all(q['ap'] is None for trial in per_trial for q in trial
                    if not q['valid'])
+
+
+def test_ddp_validation_equals_testing_the_checkpoint(tiny_sysu, tmp_path,
+                                                      monkeypatch):
+    monkeypatch.setenv(
+        'PYTHONPATH',
+        os.pathsep.join(p for p in (HERE, REPO, os.environ.get('PYTHONPATH'))
+                        if p))
+    cfg = write_tiny_config(
+        tmp_path / 'val.py',
+        tiny_sysu,
+        extra='custom_imports = dict(imports=["fault_hooks"])\n'
+        'custom_hooks = [dict(type="DumpValBuffersHook")]\n'
+        'train_cfg = dict(max_epochs=2, val_interval=2)\n')
+    work = tmp_path / 'ddp'
+    run_tool(['tools/train.py', cfg, '--work-dir', str(work)], nproc=2)
+    # every rank validated with rank 0's buffers, which epoch_2.pth holds
+    ranks = [
+        torch.load(work / f'val_buffers_rank{r}.pth', weights_only=True)
+        for r in range(2)
+    ]
+    saved = torch.load(work / 'epoch_2.pth', map_location='cpu')['state_dict']
+    assert 'backbone.shared.layer4.0.bn1.running_mean' in ranks[0]
+    for name, buffer in ranks[0].items():
+        assert torch.equal(ranks[1][name], buffer), name
+        if name in saved:  # not the preprocessor's non-persistent constants
+            assert torch.equal(saved[name], buffer), name
+    # so validation in training reports what testing the checkpoint does
+    scalars = glob.glob(str(work / '*' / 'vis_data' / 'scalars.json'))
+    with open(scalars[0]) as f:
+        val = [json.loads(line) for line in f if 'sysu/all/mAP' in line][-1]
+    run_tool([
+        'tools/test.py', cfg,
+        str(work / 'epoch_2.pth'), '--work-dir',
+        str(tmp_path / 't'), '--out',
+        str(tmp_path / 'test.json')
+    ])
+    with open(tmp_path / 'test.json') as f:
+        test = json.load(f)['metrics']
+    assert 'sysu/all/mAP' in test
+    for key, value in test.items():
+        assert val[key] == pytest.approx(value, abs=1e-3), key
 
 
 @pytest.mark.parametrize('backbone', [

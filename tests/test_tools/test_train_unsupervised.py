@@ -4,7 +4,6 @@ import os.path as osp
 
 import pytest
 import torch
-
 from e2e_utils import REPO, run_tool
 
 pytestmark = pytest.mark.e2e
@@ -71,7 +70,7 @@ def test_two_processes_hold_identical_memories_and_labels(
     ranks = [torch.load(work / f'rank{r}.pth') for r in range(2)]
     assert torch.equal(ranks[0]['labels'], ranks[1]['labels'])
     assert set(ranks[0]['buffers']) == {
-        'pseudo_labels', 'rgb_to_ir', 'ir_to_rgb',
+        'pseudo_labels', 'modalities', 'rgb_to_ir', 'ir_to_rgb',
         'cluster_memories.0.features', 'cluster_memories.1.features',
         'instance_memory.features'
     }
@@ -83,9 +82,11 @@ def test_two_processes_hold_identical_memories_and_labels(
     assert bank.shape[0] == len(ranks[0]['labels'])
     assert torch.equal(ranks[0]['buffers']['pseudo_labels'],
                        ranks[0]['labels'])
-    # rank 0's checkpoint holds the same state for a resume
+    # rank 0's checkpoint holds the same state for a resume, once: in the
+    # model's state dict
     ckpt = torch.load(work / 'epoch_2.pth', map_location='cpu')
-    assert torch.equal(ckpt['clustering']['pseudo_labels'],
+    assert torch.equal(ckpt['state_dict']['head.memory.pseudo_labels'],
                        ranks[0]['labels'])
-    assert torch.equal(ckpt['state_dict']['head.instance_memory.features'],
-                       bank)
+    assert torch.equal(
+        ckpt['state_dict']['head.memory.instance_memory.features'], bank)
+    assert set(ckpt['clustering']) == {'history'}

@@ -11,7 +11,7 @@ from mmvireid.registry import HOOKS
 
 @HOOKS.register_module()
 class DumpUnsupervisedStateHook(Hook):
-    """Save ``rank<r>.pth``: the head's buffers and the dataset's labels."""
+    """Save ``rank<r>.pth``: the head's memory and the dataset's labels."""
 
     def after_train(self, runner):
         model = getattr(runner.model, 'module', runner.model)
@@ -19,9 +19,7 @@ class DumpUnsupervisedStateHook(Hook):
             dict(
                 buffers={
                     key: value.cpu()
-                    for key, value in model.head.state_dict().items()
-                    if 'memor' in key or key in ('pseudo_labels', 'rgb_to_ir',
-                                                 'ir_to_rgb')
+                    for key, value in model.head.memory.state_dict().items()
                 },
                 labels=torch.from_numpy(
                     runner.train_dataloader.dataset.pseudo_labels)),

@@ -2,6 +2,7 @@ import copy
 import datetime
 import os
 import pickle
+import traceback
 
 import numpy as np
 import pytest
@@ -16,10 +17,11 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
 from torch.utils.data import Dataset
 
-from mmvireid.utils.checkpoint import (TRUSTED_GLOBALS_ENV,
-                                       install_checkpoint_policy,
-                                       load_from_local_safe,
-                                       trust_checkpoint_globals)
+from mmvireid.utils.checkpoint import (install_checkpoint_policy,
+                                       load_from_http_safe,
+                                       load_from_local_safe)
+from mmvireid.utils.checkpoint_globals import (TRUSTED_GLOBALS_ENV,
+                                               trust_checkpoint_globals)
 
 
 class ToyModel(BaseModel):
@@ -253,12 +255,14 @@ def test_foreign_global_is_refused(tmp_path, make_payload, global_name,
         assert f'allow-list of mmvireid.utils.checkpoint: {global_name}.' \
             in message
         assert 'arbitrary code' in message
-        if global_name == 'posix.system':  # torch's blocklist: no opt-in
-            assert 'Torch never unpickles posix.system' in message
-            assert TRUSTED_GLOBALS_ENV not in message
-        else:
-            assert f'{TRUSTED_GLOBALS_ENV}={global_name}' in message
-        assert isinstance(info.value.__cause__, pickle.UnpicklingError)
+        # both run code or write files: no opt-in is offered, and nothing
+        # advises unrestricted loading
+        assert f'{global_name} can never be allowed' in message
+        assert TRUSTED_GLOBALS_ENV not in message
+        assert 'weights_only=False' not in message
+        # nor does the traceback: torch's own error is not chained
+        assert 'set to `False`' not in ''.join(
+            traceback.format_exception(info.value))
         assert not marker.exists()
 
 
@@ -313,11 +317,13 @@ def test_trust_checkpoint_globals(tmp_path, restore_safe_globals):
 
 
 @pytest.mark.parametrize('names, match', [
-    (['builtins.getattr'], 'builtins.getattr cannot be trusted'),
-    (['posix.system'], "never unpickles 'posix.system'"),
+    (['builtins.getattr'], 'builtins.getattr runs code'),
+    (['posix.system'], "'posix.system' can never be trusted"),
     (['no_such_module.Thing'], "cannot import 'no_such_module.Thing'"),
     (['datetime.no_such_class'], "cannot import 'datetime.no_such_class'"),
     ('datetime.datetime', 'must be a list'),
+    # a refused name refuses the whole list
+    (['datetime.datetime', 'builtins.eval'], "'builtins.eval' can never"),
 ])
 def test_trust_checkpoint_globals_rejects(names, match, restore_safe_globals):
     before = set(torch.serialization.get_safe_globals())
@@ -338,7 +344,7 @@ def test_trusted_globals_env(tmp_path, monkeypatch, restore_safe_globals):
     # a name that cannot be trusted stops the load with the variable's name
     monkeypatch.setenv(TRUSTED_GLOBALS_ENV, 'posix.system')
     with pytest.raises(ValueError,
-                       match=f"{TRUSTED_GLOBALS_ENV}: .*never unpickles"):
+                       match=f"{TRUSTED_GLOBALS_ENV}: .*can never be"):
         _load_checkpoint(str(path))
 
 
@@ -369,9 +375,11 @@ def test_missing_file(tmp_path):
 
 def test_install_is_idempotent():
     before = torch.serialization.get_safe_globals()
+    schemes = dict(mmengine_checkpoint.CheckpointLoader._schemes)
     install_checkpoint_policy()
     install_checkpoint_policy()
     assert set(torch.serialization.get_safe_globals()) == set(before)
+    assert dict(mmengine_checkpoint.CheckpointLoader._schemes) == schemes
     loader = mmengine_checkpoint.CheckpointLoader._get_checkpoint_loader
     assert loader('work_dirs/epoch_1.pth') is load_from_local_safe
-    assert loader('https://x/y.pth') is mmengine_checkpoint.load_from_http
+    assert loader('https://x/y.pth') is load_from_http_safe

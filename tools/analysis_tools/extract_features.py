@@ -2,7 +2,7 @@
 
 The file holds ``features`` (N, D) float32, ``pid``, ``camid``,
 ``modality``, ``img_path`` and, for the test split, ``is_query`` /
-``is_gallery`` (format: ``mmvireid/visualization/features_io.py``). It is
+``is_gallery`` (format: ``mmvireid/apis/features_io.py``). It is
 the input of ``visualize_retrieval.py`` and ``vis_tsne.py``, and of your own
 analyses (``np.load``).
 
@@ -19,11 +19,11 @@ import os.path as osp
 from typing import List, Optional
 
 import numpy as np
+from tool_utils import (add_runner_args, extract_split, load_tool_config,
+                        parse_tool_args)
 
+from mmvireid.apis import save_features
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import (add_runner_args, extract_features,
-                                    load_tool_config, parse_tool_args,
-                                    save_features)
 
 
 def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,12 +55,12 @@ def main(args: Optional[List[str]] = None) -> Optional[str]:
     register_all_modules(init_default_scope=False)
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
-    data = extract_features(cfg, args.checkpoint, split=args.split)
+    data = extract_split(cfg, args.checkpoint, split=args.split)
     if data is None:
         return None
     out = args.out or osp.join(cfg.work_dir, f'features_{args.split}.npz')
     save_features(out, **data)
-    print(f'\nwrote {out}: {len(data["pid"])} {args.split} images of '
+    print(f'wrote {out}: {len(data["pid"])} {args.split} images of '
           f'{len(np.unique(data["pid"]))} ids, features of dimension '
           f'{data["features"].shape[1]}')
     return out

@@ -15,11 +15,10 @@ import os.path as osp
 from typing import List, Optional
 
 import numpy as np
+from tool_utils import add_runner_args, features_from_args, parse_tool_args
 
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import (add_runner_args, features_from_args,
-                                    parse_tool_args, plot_embedding,
-                                    select_ids, tsne_embedding)
+from mmvireid.visualization import plot_embedding, select_ids, tsne_embedding
 
 
 def parse_args(args: Optional[List[str]] = None) -> argparse.Namespace:

@@ -156,6 +156,27 @@ class CrossModalityIdentitySampler(Sampler):
         """int: ``num_pids * 2 * num_instances``, the loader's batch size."""
         return self.num_pids * 2 * self.num_instances
 
+    def check_batch_size(self, batch_size: int) -> None:
+        """Check the data loader's ``batch_size`` against :attr:`batch_size`.
+
+        The loader cuts the index stream into batches of its own size, so
+        any other size mixes two draws in a batch or splits one (a batch may
+        then hold one modality only).
+
+        Args:
+            batch_size (int): ``train_dataloader.batch_size``.
+
+        Raises:
+            ValueError: Naming both keys and the expected value.
+        """
+        if batch_size != self.batch_size:
+            raise ValueError(
+                f'train_dataloader.batch_size={batch_size} does not match '
+                f'its {type(self).__name__}: sampler.num_pids '
+                f'({self.num_pids}) x 2 modalities x sampler.num_instances '
+                f'({self.num_instances}) = {self.batch_size} images per '
+                f'batch; set train_dataloader.batch_size={self.batch_size}')
+
     def _read_field(self, key: str) -> np.ndarray:
         """Read ``key`` of every item as an int array of shape (N,)."""
         plural = 'modalities' if key == 'modality' else f'{key}s'

@@ -1,4 +1,6 @@
 """Image loading that fails with the path and what was expected."""
+import io
+import warnings
 from typing import Optional
 
 import mmcv
@@ -6,8 +8,13 @@ import mmengine.fileio as fileio
 import numpy as np
 from mmcv.image.io import imread_flags, supported_backends
 from mmcv.transforms import LoadImageFromFile
+from PIL import Image
 
 from mmvireid.registry import TRANSFORMS
+
+#: Default ``max_pixels``: Pillow's decompression-bomb threshold
+#: (``PIL.Image.MAX_IMAGE_PIXELS``), about 9459 x 9459.
+DEFAULT_MAX_PIXELS = 89_478_485
 
 
 @TRANSFORMS.register_module()
@@ -19,8 +26,11 @@ class LoadVIReIDImage(LoadImageFromFile):
     ``python -O``) and lets the decoder's own error through for an empty
     file. Here a missing file raises :class:`FileNotFoundError` and a file
     that cannot be decoded (corrupt, empty, not an image) raises
-    :class:`OSError`, both naming the path. The deprecated
-    ``file_client_args`` of the parent is not accepted; use
+    :class:`OSError`, both naming the path. An image whose header declares
+    more than ``max_pixels`` pixels is refused before it is decoded, as a
+    possible decompression bomb (a few kilobytes that decode to gigabytes);
+    the header is read with Pillow, which does not decode the pixels. The
+    deprecated ``file_client_args`` of the parent is not accepted; use
     ``backend_args``.
 
     **Required Keys:** ``img_path``.
@@ -36,12 +46,14 @@ class LoadVIReIDImage(LoadImageFromFile):
             (``'cv2'``, ``'pillow'``, ...). Defaults to ``'cv2'``.
         ignore_empty (bool): Return None instead of raising for a missing or
             undecodable file. Defaults to False.
+        max_pixels (int): Largest width x height accepted. Defaults to
+            Pillow's threshold, 89,478,485 (about 9459 x 9459).
         backend_args (dict, optional): File backend arguments of
             :func:`mmengine.fileio.get`. Defaults to None.
 
     Example:
         >>> train_pipeline = [
-        ...     dict(type='LoadVIReIDImage'),
+        ...     dict(type='LoadVIReIDImage', max_pixels=4096 * 4096),
         ...     dict(type='PackVIReIDInputs'),
         ... ]
     """
@@ -52,6 +64,7 @@ class LoadVIReIDImage(LoadImageFromFile):
                  imdecode_backend: str = 'cv2',
                  ignore_empty: bool = False,
                  *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS,
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(
             to_float32=to_float32,
@@ -68,6 +81,38 @@ class LoadVIReIDImage(LoadImageFromFile):
         if color_type not in imread_flags:
             raise ValueError(f'LoadVIReIDImage: color_type must be one of '
                              f'{sorted(imread_flags)}, got {color_type!r}')
+        if isinstance(max_pixels, bool) or not isinstance(
+                max_pixels, int) or max_pixels < 1:
+            raise ValueError('LoadVIReIDImage: max_pixels must be an int >= '
+                             f'1, got {max_pixels!r}')
+        self.max_pixels = max_pixels
+
+    def _check_size(self, img_bytes: bytes, img_path: str) -> None:
+        """Refuse an image whose header declares more than ``max_pixels``.
+
+        Raises:
+            OSError: Naming the file, its declared size and ``max_pixels``.
+        """
+        try:
+            with warnings.catch_warnings():
+                # Pillow warns above its own threshold and raises above twice
+                # it; either way the size is reported below.
+                warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(img_bytes)) as image:
+                    width, height = image.size
+        except Image.DecompressionBombError as error:
+            raise OSError(
+                f'LoadVIReIDImage: {img_path!r} is a possible decompression '
+                f'bomb: {error} (max_pixels={self.max_pixels})') from error
+        except Exception:  # not readable by Pillow: the decoder reports it
+            return
+        if width * height > self.max_pixels:
+            raise OSError(
+                f'LoadVIReIDImage: {img_path!r} declares {width} x {height} '
+                f'= {width * height} pixels, more than max_pixels='
+                f'{self.max_pixels}: refused as a possible decompression '
+                'bomb; raise max_pixels of LoadVIReIDImage if the image is '
+                'genuine')
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load the image.
@@ -91,6 +136,12 @@ class LoadVIReIDImage(LoadImageFromFile):
             raise FileNotFoundError(
                 f'LoadVIReIDImage: image file {img_path!r} does not exist; '
                 'check data_root and the dataset files') from error
+        try:
+            self._check_size(img_bytes, img_path)
+        except OSError:
+            if self.ignore_empty:
+                return None
+            raise
         # The decoders disagree on how they fail (cv2 returns None for bad
         # bytes and raises on empty ones, pillow raises its own error), so
         # every decoding failure becomes one OSError naming the file.

@@ -10,10 +10,10 @@ class ProgressiveScheduleHook(Hook):
     """Call ``set_epoch(e)`` of every model module that has one.
 
     A loss weight is not an optimizer parameter, so MMEngine's parameter
-    schedulers cannot drive it (``stack.md`` trap 10). As mmdet's
-    ``SetEpochInfoHook``, this hook hands the epoch to the model before
-    every training iteration, and the model computes the weight as a pure
-    function of it (e.g. :class:`SPCLHead`'s λ(e) of
+    schedulers (which set optimizer parameter groups) cannot drive it. As
+    mmdet's ``SetEpochInfoHook``, this hook hands the epoch to the model
+    before every training iteration, and the model computes the weight as a
+    pure function of it (e.g. :class:`MemoryContrastHead`'s λ(e) of
     :func:`progressive_weight`): a resumed run needs no extra state.
 
     Args:
@@ -46,6 +46,6 @@ class ProgressiveScheduleHook(Hook):
             raise RuntimeError(
                 'ProgressiveScheduleHook: no module of the model has '
                 'set_epoch(); use a head with a progressive schedule (e.g. '
-                'SPCLHead) or remove the hook')
+                'MemoryContrastHead) or remove the hook')
         for module in targets:
             module.set_epoch(epoch)

@@ -1,5 +1,5 @@
 from .bnneck_head import BNNeckHead
 from .mclnet_head import MCLNetHead
-from .spcl_head import SPCLHead
+from .memory_contrast_head import MemoryContrastHead
 
-__all__ = ['BNNeckHead', 'MCLNetHead', 'SPCLHead']
+__all__ = ['BNNeckHead', 'MCLNetHead', 'MemoryContrastHead']

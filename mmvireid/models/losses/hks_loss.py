@@ -3,14 +3,14 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
+from torch import nn
 
 from mmvireid.registry import MODELS
 from ..utils.precision import float32_forward
 
 
 @MODELS.register_module()
-class HierarchicalKnowledgeSynergyLoss(BaseModule):
+class HierarchicalKnowledgeSynergyLoss(nn.Module):
     r"""Pairwise KL matching between the features of several stages.
 
     MCLNet's hierarchical knowledge synergy: each of the :math:`S` stage

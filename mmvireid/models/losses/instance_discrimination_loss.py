@@ -1,4 +1,4 @@
-"""Instance discrimination loss of SPCL-ID (methods.md section 6)."""
+"""Instance discrimination loss of SPCL-ID (docs/en/methods.md §6)."""
 from typing import Optional
 
 import torch
@@ -24,8 +24,12 @@ class InstanceDiscriminationLoss(nn.Module):
       keeps the loss ``O(B·K)`` at scale; with soft positives the choice of
       the nearest slots still costs one ``(B, N)`` product.
 
-    A pure function of the queries, the memory bank and the indices; the
-    bank gets no gradient.
+    A memory loss: ``loss(queries, labels, memory)`` as every loss of
+    :class:`MemoryContrastHead`, the labels being each query's own slot
+    (``sample_idx``, in ``[0, N)``: the head checks them once per batch,
+    not this loss) and ``memory`` the :class:`InstanceMemory`. A pure
+    function of the queries, the memory bank and the indices; the bank gets
+    no gradient.
 
     Args:
         temperature (float): ``τ_i``. Defaults to 0.05.
@@ -37,9 +41,14 @@ class InstanceDiscriminationLoss(nn.Module):
     Example:
         >>> loss_cfg = dict(type='InstanceDiscriminationLoss',
         ...                 temperature=0.05, num_negatives=8192)
-        >>> loss = MODELS.build(loss_cfg)(feats, instance_memory.features,
-        ...                               sample_indices)
+        >>> loss = MODELS.build(loss_cfg)(feats, sample_indices,
+        ...                               instance_memory)
     """
+
+    #: The memory it contrasts with: ``'cluster'`` or ``'instance'``.
+    MEMORY = 'instance'
+    #: Whether it needs the instance memory.
+    NEEDS_INSTANCES = True
 
     def __init__(self,
                  temperature: float = 0.05,
@@ -79,49 +88,47 @@ class InstanceDiscriminationLoss(nn.Module):
         """
         weights = torch.ones(num_slots, device=positives.device)
         weights[positives.flatten()] = 0
-        available = int(weights.sum())
-        if available < self.num_negatives:
-            raise ValueError(
-                f'InstanceDiscriminationLoss: num_negatives='
-                f'{self.num_negatives} but only {available} of {num_slots} '
-                'memory slots are no query\'s positive')
+        # counting costs a host sync: only when the slots may fall short
+        if num_slots - positives.numel() < self.num_negatives:
+            available = int(weights.sum())
+            if available < self.num_negatives:
+                raise ValueError(
+                    f'InstanceDiscriminationLoss: num_negatives='
+                    f'{self.num_negatives} but only {available} of '
+                    f'{num_slots} memory slots are no query\'s positive')
         return torch.multinomial(weights,
                                  self.num_negatives,
                                  replacement=False,
                                  generator=generator)
 
     def forward(self,
-                feats: torch.Tensor,
-                bank: torch.Tensor,
+                queries: torch.Tensor,
                 indices: torch.Tensor,
+                memory,
                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Compute ``L_ins``.
 
         Args:
-            feats (Tensor): L2-normalised queries ``q``, shape ``(B, D)``.
-            bank (Tensor): Instance memory ``I``, shape ``(N, D)``.
+            queries (Tensor): L2-normalised queries ``q``, shape ``(B, D)``.
             indices (Tensor): Own slot of each query in ``[0, N)``, ``(B,)``.
+            memory (InstanceMemory): The instance memory ``I``, ``(N, D)``
+                features.
             generator (torch.Generator, optional): RNG of the negative
                 sampling. Defaults to the global RNG.
 
         Returns:
             Tensor: Scalar loss.
         """
+        bank = memory.features
         num_slots = bank.shape[0]
-        if (feats.dim() != 2 or bank.dim() != 2
-                or bank.shape[1] != feats.shape[1]
-                or indices.shape != feats.shape[:1]):
+        if (queries.dim() != 2 or bank.dim() != 2
+                or bank.shape[1] != queries.shape[1]
+                or indices.shape != queries.shape[:1]):
             raise ValueError(
-                'InstanceDiscriminationLoss: expected feats (B, D), bank '
-                '(N, D), indices (B,); got '
-                f'{tuple(feats.shape)}, {tuple(bank.shape)}, '
+                'InstanceDiscriminationLoss: expected queries (B, D), a '
+                'memory of (N, D) features, indices (B,); got '
+                f'{tuple(queries.shape)}, {tuple(bank.shape)}, '
                 f'{tuple(indices.shape)}')
-        if indices.numel() and (int(indices.min()) < 0
-                                or int(indices.max()) >= num_slots):
-            raise ValueError(
-                f'InstanceDiscriminationLoss: indices must be in [0, '
-                f'{num_slots}), got values in [{int(indices.min())}, '
-                f'{int(indices.max())}]')
         if self.num_soft_positives > num_slots - 1:
             raise ValueError(
                 'InstanceDiscriminationLoss: num_soft_positives='
@@ -131,7 +138,7 @@ class InstanceDiscriminationLoss(nn.Module):
         positives = indices.unsqueeze(1)
         logits = None
         if self.num_soft_positives or self.num_negatives is None:
-            logits = feats.matmul(bank.t()) / self.temperature
+            logits = queries.matmul(bank.t()) / self.temperature
         if self.num_soft_positives:
             others = logits.detach().scatter(1, positives, float('-inf'))
             nearest = others.topk(self.num_soft_positives, dim=1).indices
@@ -143,9 +150,9 @@ class InstanceDiscriminationLoss(nn.Module):
             positive_logits = logits.masked_fill(~positive_mask, float('-inf'))
         else:
             negatives = self.sample_negatives(num_slots, positives, generator)
-            positive_logits = torch.einsum('bd,bkd->bk', feats,
+            positive_logits = torch.einsum('bd,bkd->bk', queries,
                                            bank[positives]) / self.temperature
-            negative_logits = feats.matmul(
+            negative_logits = queries.matmul(
                 bank[negatives].t()) / self.temperature
             logits = torch.cat([positive_logits, negative_logits], dim=1)
         loss = torch.logsumexp(logits, dim=1) - torch.logsumexp(

@@ -1,6 +1,6 @@
 """Class-wise multi-kernel MMD between the RGB and IR features of each pid."""
 import torch
-from mmengine.model import BaseModule
+from torch import nn
 
 from mmvireid.registry import MODELS
 from mmvireid.structures import IR, RGB
@@ -8,7 +8,7 @@ from ..utils.precision import float32_forward
 
 
 @MODELS.register_module()
-class ClassWiseMMDLoss(BaseModule):
+class ClassWiseMMDLoss(nn.Module):
     r"""Class-wise maximum mean discrepancy between the two modalities.
 
     For every ``pid`` that has both RGB samples :math:`X` and IR samples

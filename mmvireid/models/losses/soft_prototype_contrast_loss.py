@@ -1,92 +1,12 @@
-"""Soft prototype contrastive loss of SPCL-ID (methods.md section 6)."""
+"""Soft prototype contrastive loss of SPCL-ID (docs/en/methods.md §6)."""
 import math
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mmvireid.registry import MODELS
-from ..utils import occurrence_rank
-
-
-def select_soft_prototypes(
-        centroids: torch.Tensor, feats: torch.Tensor,
-        pseudo_labels: torch.Tensor,
-        num_prototypes: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Pick, for every cluster, its members most similar to its centroid.
-
-    Members are the rows of ``feats`` (the instance memory) with
-    ``pseudo_labels == y``; they are ranked by cosine similarity to
-    ``centroids[y]`` and the first ``num_prototypes`` kept. A cluster with
-    fewer members gets them all and a ``False`` mask on the missing places
-    (the loss drops those from its sums, nothing is repeated). Vectorised: a
-    sort by similarity, then by label, no loop over clusters or samples.
-
-    Args:
-        centroids (Tensor): Cluster prototypes ``c``, shape ``(C, D)``.
-        feats (Tensor): Instance features, shape ``(N, D)``.
-        pseudo_labels (Tensor): Cluster of each instance in ``[0, C)``, or
-            ``-1`` (outlier, or an image of another modality when ``feats``
-            is the whole instance memory), shape ``(N,)``.
-        num_prototypes (int): ``n``, soft prototypes per cluster.
-
-    Returns:
-        tuple[Tensor, Tensor]: ``indices`` ``(C, n)`` long rows of ``feats``
-        in decreasing similarity (``-1`` where missing) and ``mask``
-        ``(C, n)`` bool, True where a prototype exists.
-    """
-    num_clusters = centroids.shape[0]
-    if pseudo_labels.shape != feats.shape[:1]:
-        raise ValueError('select_soft_prototypes: pseudo_labels must have '
-                         f'shape ({feats.shape[0]},), got '
-                         f'{tuple(pseudo_labels.shape)}')
-    if pseudo_labels.numel() and (int(pseudo_labels.min()) < -1
-                                  or int(pseudo_labels.max()) >= num_clusters):
-        raise ValueError(
-            'select_soft_prototypes: pseudo_labels must be -1 or in '
-            f'[0, {num_clusters}), got values in '
-            f'[{int(pseudo_labels.min())}, {int(pseudo_labels.max())}]')
-    indices = torch.full((num_clusters, num_prototypes),
-                         -1,
-                         dtype=torch.long,
-                         device=feats.device)
-    members = torch.nonzero(pseudo_labels >= 0).flatten()
-    labels = pseudo_labels[members]
-    sims = F.cosine_similarity(feats[members], centroids[labels], dim=1)
-    by_sim = torch.sort(sims, descending=True, stable=True).indices
-    members, labels = members[by_sim], labels[by_sim]
-    ranks = occurrence_rank(labels)
-    kept = ranks < num_prototypes
-    indices[labels[kept], ranks[kept]] = members[kept]
-    return indices, indices >= 0
-
-
-def associated_labels(labels: torch.Tensor,
-                      mapping: torch.Tensor) -> torch.Tensor:
-    """Translate pseudo-labels into the associated clusters of the other
-    modality.
-
-    Args:
-        labels (Tensor): Pseudo-labels of one modality, ``(B,)``, ``-1`` for
-            outliers.
-        mapping (Tensor): Hungarian association of that modality's ``C``
-            clusters, ``(C,)``: the matched cluster of the other modality, or
-            ``-1`` when unmatched.
-
-    Returns:
-        Tensor: ``(B,)`` labels in the other modality's cluster space, ``-1``
-        for outliers and for queries of unmatched clusters (skipped by the
-        loss).
-    """
-    if labels.numel() and int(labels.max()) >= mapping.numel():
-        raise ValueError(
-            f'associated_labels: mapping has {mapping.numel()} clusters but '
-            f'labels reach {int(labels.max())}')
-    if not mapping.numel():  # no cluster in this modality: all outliers
-        return torch.full_like(labels, -1)
-    mapped = mapping.to(labels.device)[labels.clamp(min=0)]
-    return torch.where(labels >= 0, mapped, torch.full_like(labels, -1))
 
 
 @MODELS.register_module()
@@ -95,7 +15,7 @@ class SoftPrototypeContrastLoss(nn.Module):
 
     For a query ``q`` of cluster ``y`` with centroid ``c_y`` (its cluster
     memory entry) and soft prototypes ``p_{y,1..n}`` (its members nearest to
-    ``c_y``, see :func:`select_soft_prototypes`)::
+    ``c_y``, :meth:`ClusterBank.soft_prototypes`)::
 
         P   = α·e^{q·c_y/τ} + (1 − α)·Σ_j w_{y,j}·e^{q·p_{y,j}/τ}
         L_sp = −log [ P / (P + Σ_{c≠y} e^{q·c_c/τ}) ]
@@ -107,10 +27,13 @@ class SoftPrototypeContrastLoss(nn.Module):
     Queries labelled ``-1`` are skipped; the loss is the mean over the rest.
     The memories (centroids, prototypes) get no gradient.
 
-    Cross-modal term: call the same loss with the other modality's centroids
-    and soft prototypes and ``associated_labels(labels, mapping)`` as labels,
-    ``mapping`` the Hungarian association (``-1`` for unmatched clusters,
-    whose queries are then skipped); weight it with ``λ_cm``.
+    A memory loss: ``loss(queries, labels, memory)`` with ``memory`` the
+    :class:`ClusterBank` that ``labels`` index, as every loss of
+    :class:`MemoryContrastHead`; the labels must be ``-1`` or in
+    ``[0, C)`` (the head checks them once per batch). Cross-modal term: the
+    same loss with the other modality's bank and the associated labels
+    (:meth:`CrossModalMemory.associated_labels`, ``-1`` for unmatched
+    clusters, whose queries are then skipped), weighted by ``λ_cm``.
 
     Args:
         num_soft_prototypes (int): ``n``. Defaults to 4.
@@ -127,11 +50,13 @@ class SoftPrototypeContrastLoss(nn.Module):
         >>> loss_cfg = dict(type='SoftPrototypeContrastLoss',
         ...                 num_soft_prototypes=4, alpha=0.5)
         >>> sp_loss = MODELS.build(loss_cfg)
-        >>> prototypes, mask = sp_loss.select_prototypes(
-        ...     rgb_memory.features, instance_memory.features, rgb_labels_all)
-        >>> loss = sp_loss(feats, labels, rgb_memory.features, prototypes,
-        ...                mask)
+        >>> loss = sp_loss(feats, rgb_labels, memory.cluster_bank(RGB))
     """
+
+    #: The memory it contrasts with: ``'cluster'`` or ``'instance'``.
+    MEMORY = 'cluster'
+    #: Whether its bank needs the instance memory (the soft prototypes).
+    NEEDS_INSTANCES = True
 
     def __init__(self,
                  num_soft_prototypes: int = 4,
@@ -159,20 +84,6 @@ class SoftPrototypeContrastLoss(nn.Module):
         self.soft_weighting = soft_weighting
         self.loss_weight = loss_weight
 
-    def select_prototypes(
-            self, centroids: torch.Tensor, feats: torch.Tensor,
-            pseudo_labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """:func:`select_soft_prototypes` with ``n = num_soft_prototypes``.
-
-        Returns:
-            tuple[Tensor, Tensor]: ``prototypes`` ``(C, n, D)`` (zeros where
-            missing) and ``mask`` ``(C, n)``.
-        """
-        indices, mask = select_soft_prototypes(centroids, feats, pseudo_labels,
-                                               self.num_soft_prototypes)
-        prototypes = feats[indices.clamp(min=0)] * mask.unsqueeze(-1)
-        return prototypes, mask
-
     def soft_weights(self,
                      centroids: torch.Tensor,
                      prototypes: torch.Tensor,
@@ -198,64 +109,48 @@ class SoftPrototypeContrastLoss(nn.Module):
         log_weights = F.log_softmax(scores, dim=1)
         return log_weights.masked_fill(~mask, float('-inf'))
 
-    def forward(self,
-                feats: torch.Tensor,
-                labels: torch.Tensor,
-                centroids: torch.Tensor,
-                prototypes: torch.Tensor,
-                prototype_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, queries: torch.Tensor, labels: torch.Tensor,
+                memory) -> torch.Tensor:
         """Compute ``L_sp``.
 
         Args:
-            feats (Tensor): L2-normalised queries ``q``, ``(B, D)``.
+            queries (Tensor): L2-normalised queries ``q``, ``(B, D)``.
             labels (Tensor): Clusters ``y``, ``(B,)``, ``-1`` to skip.
-            centroids (Tensor): Centroid prototypes ``c``, ``(C, D)``.
-            prototypes (Tensor): Soft prototypes ``p``, ``(C, n, D)``.
-            prototype_mask (Tensor, optional): ``(C, n)`` bool, False for a
-                missing prototype. Defaults to all True.
+            memory (ClusterBank): Centroids ``c`` ``(C, D)`` and, through
+                :meth:`ClusterBank.soft_prototypes`, the soft prototypes.
 
         Returns:
-            Tensor: Scalar loss; 0 (attached to ``feats``) when no query has
-            a label.
+            Tensor: Scalar loss; 0 (attached to ``queries``) when no query
+            has a label.
         """
-        num_clusters = centroids.shape[0]
-        if (feats.dim() != 2 or labels.shape != feats.shape[:1]
-                or centroids.dim() != 2 or prototypes.dim() != 3
-                or prototypes.shape[0] != num_clusters
-                or centroids.shape[1] != feats.shape[1]
-                or prototypes.shape[2] != feats.shape[1]):
+        if (queries.dim() != 2 or labels.shape != queries.shape[:1]
+                or memory.features.shape[1:] != queries.shape[1:]):
             raise ValueError(
-                'SoftPrototypeContrastLoss: expected feats (B, D), labels '
-                '(B,), centroids (C, D), prototypes (C, n, D); got '
-                f'{tuple(feats.shape)}, {tuple(labels.shape)}, '
-                f'{tuple(centroids.shape)}, {tuple(prototypes.shape)}')
-        if labels.numel() and (int(labels.min()) < -1
-                               or int(labels.max()) >= num_clusters):
+                'SoftPrototypeContrastLoss: expected queries (B, D), labels '
+                '(B,) and a bank of (C, D) centroids; got '
+                f'{tuple(queries.shape)}, {tuple(labels.shape)}, '
+                f'{tuple(memory.features.shape)}')
+        if memory.num_clusters == 0:  # then every label is -1
+            return queries.sum() * 0.0
+        centroids = memory.features.detach()
+        prototypes, mask = memory.soft_prototypes(self.num_soft_prototypes)
+        prototypes = prototypes.detach()
+        if self.alpha == 0 and not bool(mask.any(1).all()):
             raise ValueError(
-                'SoftPrototypeContrastLoss: labels must be -1 (ignored) or in'
-                f' [0, {num_clusters}), got values in [{int(labels.min())}, '
-                f'{int(labels.max())}]')
-        if (prototype_mask is not None
-                and prototype_mask.shape != prototypes.shape[:2]):
-            raise ValueError(
-                'SoftPrototypeContrastLoss: prototype_mask must have shape '
-                f'{tuple(prototypes.shape[:2])}, got '
-                f'{tuple(prototype_mask.shape)}')
-        valid = labels >= 0
-        if not bool(valid.any()):
-            return feats.sum() * 0.0
-        feats, labels = feats[valid], labels[valid]
-        centroids, prototypes = centroids.detach(), prototypes.detach()
-        log_weights = self._log_weights(centroids, prototypes,
-                                        prototype_mask)[labels]
-        if self.alpha == 0 and bool(torch.isinf(log_weights).all(1).any()):
-            raise ValueError(
-                'SoftPrototypeContrastLoss: with alpha=0 every labelled '
-                'cluster needs at least one soft prototype')
-
-        centroid_logits = feats.matmul(centroids.t()) / self.temperature
+                'SoftPrototypeContrastLoss: with alpha=0 every cluster needs '
+                'at least one soft prototype')
+        # the labelled queries only, at one host sync (their number). The
+        # whole batch with the outliers masked out would need none, but a
+        # matmul's rounding depends on its number of rows: this keeps the
+        # values of the earlier SPCLHead bit for bit.
+        rows = torch.nonzero(labels >= 0).flatten()
+        if rows.numel() == 0:
+            return queries.sum() * 0.0
+        queries, labels = queries[rows], labels[rows]
+        log_weights = self._log_weights(centroids, prototypes, mask)[labels]
+        centroid_logits = queries.matmul(centroids.t()) / self.temperature
         own = centroid_logits.gather(1, labels.unsqueeze(1))
-        prototype_logits = torch.einsum('bd,bnd->bn', feats,
+        prototype_logits = torch.einsum('bd,bnd->bn', queries,
                                         prototypes[labels]) / self.temperature
         log_alpha = math.log(self.alpha) if self.alpha > 0 else float('-inf')
         log_rest = (math.log(1.0 -
@@ -269,4 +164,5 @@ class SoftPrototypeContrastLoss(nn.Module):
         log_denominator = torch.logsumexp(torch.cat([positives, negatives],
                                                     dim=1),
                                           dim=1)
-        return self.loss_weight * (log_denominator - log_numerator).mean()
+        loss = (log_denominator - log_numerator).mean()
+        return self.loss_weight * loss

@@ -1,14 +1,14 @@
 """Supervised contrastive loss with every same-pid sample as a positive."""
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
+from torch import nn
 
 from mmvireid.registry import MODELS
 from ..utils.precision import float32_forward
 
 
 @MODELS.register_module()
-class SupConLoss(BaseModule):
+class SupConLoss(nn.Module):
     r"""Multi-positive supervised contrastive loss (SupCon).
 
     Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020, in the form

@@ -1,5 +1,10 @@
-from .base_memory import BaseMemory, all_gather_batch
+from .base_memory import BaseMemory
+from .cluster_bank import ClusterBank, select_soft_prototypes
 from .cluster_memory import ClusterMemory
+from .cross_modal_memory import CrossModalMemory
 from .instance_memory import InstanceMemory
 
-__all__ = ['BaseMemory', 'all_gather_batch', 'ClusterMemory', 'InstanceMemory']
+__all__ = [
+    'BaseMemory', 'ClusterMemory', 'InstanceMemory', 'CrossModalMemory',
+    'ClusterBank', 'select_soft_prototypes'
+]

@@ -1,64 +1,38 @@
 """Common base of the momentum-updated feature memories."""
-from typing import List
+from abc import ABCMeta, abstractmethod
 
 import torch
 import torch.nn.functional as F
-from mmengine import dist
 from torch import nn
 
-from ..utils import occurrence_rank, resize_buffers
+from ..utils import all_gather_batch, occurrence_rank, resize_buffers
 
 
-def all_gather_batch(*tensors: torch.Tensor) -> List[torch.Tensor]:
-    """Concatenate every rank's batch, in rank order, on every rank.
-
-    MMEngine wraps models with ``broadcast_buffers=False``, so each rank must
-    apply the same memory update itself (``shared/docs/stack.md``, trap 8).
-    ``mmengine.dist.all_gather`` needs equal shapes on all ranks; the batch
-    sizes are gathered first and shorter batches padded, then trimmed. On one
-    process the tensors come back unchanged.
-
-    Args:
-        *tensors (Tensor): Tensors of this rank, all of the same length
-            ``B`` along dim 0.
-
-    Returns:
-        list[Tensor]: The gathered tensors, each of length ``ΣB`` along dim 0.
-    """
-    if dist.get_world_size() == 1:
-        return list(tensors)
-    size = torch.tensor([tensors[0].shape[0]], device=tensors[0].device)
-    sizes = [int(s) for s in torch.cat(dist.all_gather(size)).tolist()]
-    max_size = max(sizes)
-    gathered = []
-    for tensor in tensors:
-        padded = tensor.new_zeros((max_size, ) + tuple(tensor.shape[1:]))
-        padded[:tensor.shape[0]] = tensor
-        parts = dist.all_gather(padded)
-        gathered.append(torch.cat([part[:n] for part, n in zip(parts, sizes)]))
-    return gathered
-
-
-class BaseMemory(nn.Module):
+class BaseMemory(nn.Module, metaclass=ABCMeta):
     """A ``(M, D)`` bank of L2-normalised features with a momentum update.
 
     The bank is a buffer, not a parameter: no gradient reaches it, and
-    :meth:`reset` may change ``M`` at any time (the clustering hook rebuilds
-    it every epoch after the train loop was sized, ``stack.md`` trap 7). It
-    starts empty (``M = 0``). It is saved in checkpoints, so a resumed run
-    continues with the memory an uninterrupted run would have; loading a
-    state dict resizes the bank to the saved ``(M, D)`` first. (An instance
-    memory of SYSU-MM01 at ``D = 2048`` adds about 280 MB to a checkpoint.)
+    :meth:`reset` may change ``M`` at any time (the clustering rebuilds it
+    every epoch, after MMEngine has sized the train loop and built the
+    optimizer from the model's parameters). It starts empty (``M = 0``). It
+    is saved in checkpoints, so a resumed run continues with the memory an
+    uninterrupted run would have; loading a state dict resizes the bank to
+    the saved ``(M, D)`` first. (An instance memory of SYSU-MM01 at
+    ``D = 2048`` adds about 280 MB to a checkpoint.)
 
     Updates replace the bank by an updated copy instead of writing into it:
     the losses of a step save the bank for their backward pass, which runs
     after the update, and an in-place write would invalidate it.
 
-    Momentum convention (methods.md section 5): for an update with feature
+    Momentum convention (docs/en/methods.md §5): for an update with feature
     ``q`` of entry ``k``, ``m_k ← μ·m_k + (1 − μ)·q`` then
     ``m_k ← m_k / ‖m_k‖``; ``momentum=μ=0.1`` means the OLD value keeps 10 %.
     This is the opposite of MMEngine's ``ExponentialMovingAverage``, whose
     ``momentum`` is the weight of the NEW value.
+
+    Subclasses define :meth:`apply_update`, the rule for a batch that has
+    already been gathered from every rank and checked; :meth:`update` checks
+    and gathers a rank's batch first.
 
     Args:
         feat_dim (int): Feature dimension ``D``.
@@ -70,6 +44,8 @@ class BaseMemory(nn.Module):
 
     #: Buffers whose length changes with the clustering (resized on load).
     RESIZABLE_BUFFERS = ('features', )
+    #: What the keys of :meth:`update` are, for error messages.
+    KEY_NAME = 'keys'
 
     def __init__(self,
                  feat_dim: int,
@@ -121,16 +97,43 @@ class BaseMemory(nn.Module):
         self._check_feats(feats, 'logits')
         return feats.matmul(self.features.t()) / self.temperature
 
+    @torch.no_grad()
+    def update(self, feats: torch.Tensor, keys: torch.Tensor) -> None:
+        """Check a rank's batch, gather every rank's, then
+        :meth:`apply_update`.
+
+        Under DDP the batches are all-gathered in rank order, so every rank
+        applies the same update and the memories stay identical.
+
+        Args:
+            feats (Tensor): L2-normalised features of this rank, ``(B, D)``.
+            keys (Tensor): Entry of each feature, ``(B,)``, in ``[0, M)`` or
+                ``-1`` (ignored).
+        """
+        self.check_keys(feats, keys, 'update')
+        self.apply_update(*all_gather_batch(feats.detach(), keys))
+
+    @abstractmethod
+    def apply_update(self, feats: torch.Tensor, keys: torch.Tensor) -> None:
+        """The update rule for a gathered and checked batch.
+
+        Args:
+            feats (Tensor): Features of every rank, ``(ΣB, D)``.
+            keys (Tensor): Entries, ``(ΣB,)``, in ``[0, M)`` or ``-1``.
+        """
+
     def _check_feats(self, feats: torch.Tensor, method: str) -> None:
         if feats.dim() != 2 or feats.shape[1] != self.feat_dim:
             raise ValueError(
                 f'{type(self).__name__}.{method}: feats must have shape '
                 f'(B, {self.feat_dim}), got {tuple(feats.shape)}')
 
-    def _check_keys(self, feats: torch.Tensor, keys: torch.Tensor, method: str,
-                    field: str) -> None:
+    def check_keys(self, feats: torch.Tensor, keys: torch.Tensor,
+                   method: str) -> None:
+        """Raise unless ``keys`` are ``(B,)`` entries of the bank or -1."""
         self._check_feats(feats, method)
         name = f'{type(self).__name__}.{method}'
+        field = self.KEY_NAME
         if keys.shape != feats.shape[:1]:
             raise ValueError(f'{name}: {field} must have shape '
                              f'({feats.shape[0]},), got {tuple(keys.shape)}')

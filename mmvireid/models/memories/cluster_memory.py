@@ -1,8 +1,8 @@
-"""Cluster memory of cluster contrast (methods.md section 5)."""
+"""Cluster memory of cluster contrast (docs/en/methods.md §5)."""
 import torch
 
 from mmvireid.registry import MODELS
-from .base_memory import BaseMemory, all_gather_batch
+from .base_memory import BaseMemory
 
 
 @MODELS.register_module()
@@ -42,6 +42,7 @@ class ClusterMemory(BaseMemory):
     """
 
     MODES = ('mean', 'hard')
+    KEY_NAME = 'labels'
 
     def __init__(self,
                  feat_dim: int,
@@ -55,15 +56,14 @@ class ClusterMemory(BaseMemory):
         self.mode = mode
 
     @torch.no_grad()
-    def update(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
-        """Momentum-update the prototypes with a batch.
+    def apply_update(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
+        """Momentum-update the prototypes with a gathered, checked batch.
 
         Args:
-            feats (Tensor): L2-normalised features of this rank, ``(B, D)``.
-            labels (Tensor): Pseudo-labels, ``(B,)``, in ``[0, C)`` or ``-1``.
+            feats (Tensor): L2-normalised features of every rank, ``(ΣB, D)``.
+            labels (Tensor): Pseudo-labels, ``(ΣB,)``, in ``[0, C)`` or
+                ``-1``.
         """
-        self._check_keys(feats, labels, 'update', 'labels')
-        feats, labels = all_gather_batch(feats.detach(), labels)
         if self.mode == 'hard':
             feats, labels = self._hardest(feats, labels)
         self._momentum_update(feats, labels)

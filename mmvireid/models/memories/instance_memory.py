@@ -1,10 +1,11 @@
-"""Instance memory of SPCL-ID's instance discrimination (methods.md 6)."""
+"""Instance memory of SPCL-ID's instance discrimination (docs/en/methods.md
+§6)."""
 from typing import Optional
 
 import torch
 
 from mmvireid.registry import MODELS
-from .base_memory import BaseMemory, all_gather_batch
+from .base_memory import BaseMemory
 
 
 @MODELS.register_module()
@@ -32,17 +33,19 @@ class InstanceMemory(BaseMemory):
         >>> memory.update(feats, sample_indices)  # (B, 2048), (B,)
     """
 
+    KEY_NAME = 'indices'
+
     @torch.no_grad()
-    def update(self, feats: torch.Tensor, indices: torch.Tensor) -> None:
-        """Momentum-update the slots of a batch.
+    def apply_update(self, feats: torch.Tensor,
+                     indices: torch.Tensor) -> None:
+        """Momentum-update the slots of a gathered, checked batch.
 
         Args:
-            feats (Tensor): L2-normalised features of this rank, ``(B, D)``.
-            indices (Tensor): Slot (dataset index) of each sample, ``(B,)``,
+            feats (Tensor): L2-normalised features of every rank, ``(ΣB, D)``.
+            indices (Tensor): Slot (dataset index) of each sample, ``(ΣB,)``,
                 in ``[0, N)`` or ``-1``.
         """
-        self._check_keys(feats, indices, 'update', 'indices')
-        self._momentum_update(*all_gather_batch(feats.detach(), indices))
+        self._momentum_update(feats, indices)
 
     def logits(self,
                feats: torch.Tensor,

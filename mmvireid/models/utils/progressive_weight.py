@@ -1,4 +1,4 @@
-"""Progressive loss weight of SPCL-ID (methods.md section 6)."""
+"""Progressive loss weight of SPCL-ID (docs/en/methods.md §6)."""
 import math
 
 RAMP_MODES = ('linear', 'cosine')
@@ -16,7 +16,7 @@ def progressive_weight(epoch: float,
     a pure function of the (possibly fractional) epoch, so a resumed run needs
     no extra state and a per-iteration ramp passes ``epoch + iter / iters``.
     MMEngine's parameter schedulers cannot drive it because a loss weight is
-    not an optimizer parameter (``shared/docs/stack.md``, trap 10).
+    not an optimizer parameter (they set optimizer parameter groups).
 
     With ``t = clip(epoch / ramp_epochs, 0, 1)``:
 

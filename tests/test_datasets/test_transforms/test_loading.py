@@ -62,3 +62,29 @@ def test_bad_arguments():
         TRANSFORMS.build(dict(type='LoadVIReIDImage', color_type='colour'))
     with pytest.raises(KeyError, match='img_path'):
         TRANSFORMS.build(dict(type='LoadVIReIDImage'))(dict(modality=0))
+
+
+def with_declared_size(jpeg: bytes, height: int, width: int) -> bytes:
+    """``jpeg`` with its SOF0 header declaring ``height`` x ``width``."""
+    sof = jpeg.index(b'\xff\xc0')
+    return (jpeg[:sof + 5] + height.to_bytes(2, 'big') +
+            width.to_bytes(2, 'big') + jpeg[sof + 9:])
+
+
+@pytest.mark.parametrize('height, width', [(60000, 60000), (10000, 10000)])
+def test_decompression_bomb_says_so(tmp_path, height, width):
+    ok, encoded = cv2.imencode('.jpg', IMG)
+    path = tmp_path / 'bomb.jpg'
+    path.write_bytes(with_declared_size(encoded.tobytes(), height, width))
+    with pytest.raises(OSError, match=r"bomb\.jpg.*decompression bomb"):
+        load(path)
+    assert load(path, ignore_empty=True) is None
+
+
+def test_max_pixels(png):
+    assert load(png, max_pixels=24)['img'].shape == (4, 6, 3)
+    with pytest.raises(OSError, match=r'declares 6 x 4 = 24 pixels, more '
+                       'than max_pixels=23'):
+        load(png, max_pixels=23)
+    with pytest.raises(ValueError, match='max_pixels must be an int'):
+        TRANSFORMS.build(dict(type='LoadVIReIDImage', max_pixels=0))

@@ -1,6 +1,7 @@
 import glob
 import json
 import os.path as osp
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,11 +11,11 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from PIL import Image
-from sklearn.metrics import adjusted_rand_score
 
-from mmvireid.clustering import pseudo_labels
-from mmvireid.datasets import IR, RGB
+from mmvireid.clustering import (clustering_ari, cross_modal_pseudo_labels,
+                                 pseudo_labels)
 from mmvireid.engine.hooks import ClusteringHook
+from mmvireid.structures import IR, RGB
 
 
 class Spy(Hook):
@@ -80,8 +81,9 @@ def test_relabels_restarts_the_loader_and_rebuilds_memories(
         calls.append((features.clone(), labels.copy(), kwargs))
         return labels, timings
 
-    monkeypatch.setattr('mmvireid.engine.hooks.clustering_hook.pseudo_labels',
-                        recording_pseudo_labels)
+    monkeypatch.setattr(
+        'mmvireid.clustering.cross_modal.modality_pseudo_labels',
+        recording_pseudo_labels)
     cfg = unsup_cfg(max_epochs=2)
     # persistent workers hold a copy of the dataset: the hook must restart
     # them
@@ -102,7 +104,7 @@ def test_relabels_restarts_the_loader_and_rebuilds_memories(
     # the features are the test features of the model of epoch 1 (before
     # it trained), in dataset order
     head = runner.model.head
-    feats = spy.states[1]['buffers']['instance_memory.features']
+    feats = spy.states[1]['buffers']['memory.instance_memory.features']
     pipeline = Compose(cfg.custom_hooks[0].pipeline)
     model = runner.model.eval()
     model.load_state_dict(spy.states[1]['model'])
@@ -122,14 +124,17 @@ def test_relabels_restarts_the_loader_and_rebuilds_memories(
         assert num_clusters >= 1
         # the memory holds one normalised mean per cluster (before epoch 1
         # trained on it)
-        bank = spy.states[1]['buffers'][f'cluster_memories.{modality}'
+        bank = spy.states[1]['buffers'][f'memory.cluster_memories.{modality}'
                                         '.features']
         assert bank.shape == (num_clusters, 512)
         for cluster in range(num_clusters):
             mean = feats[members[expected == cluster]].mean(0)
             torch.testing.assert_close(bank[cluster], F.normalize(mean, dim=0))
-    assert np.array_equal(hook.labels, labels)
-    assert torch.equal(head.pseudo_labels, torch.from_numpy(labels))
+    # the model holds them: the memory's pseudo-labels and association
+    assert torch.equal(head.memory.pseudo_labels, torch.from_numpy(labels))
+    pairs = np.array([[rgb, ir]
+                      for rgb, ir in enumerate(head.memory.rgb_to_ir.tolist())
+                      if ir >= 0])
 
     # statistics reach the log and the visualizer's backends
     text = log_text(runner)
@@ -140,7 +145,7 @@ def test_relabels_restarts_the_loader_and_rebuilds_memories(
     logged = [s for s in scalars if 'clustering/ari' in s]
     assert [s['step'] for s in logged] == [0, 2]
     assert logged[1]['clustering/ari'] == pytest.approx(
-        hook._ari(dataset.pids, modalities)['ari'])
+        clustering_ari(dataset.pids, modalities, labels, pairs)['ari'])
     for key in ('num_clusters_rgb', 'outliers_ir', 'matched_pairs',
                 'time_extract', 'time_cluster', 'ari_rgb', 'ari_ir'):
         assert f'clustering/{key}' in logged[1]
@@ -160,37 +165,6 @@ def test_relabels_restarts_the_loader_and_rebuilds_memories(
         assert img.format == 'PNG'
 
 
-def test_ari_of_hand_made_labels():
-    hook = ClusteringHook(pipeline=[])
-    pids = np.array([0, 0, 1, 1, 2, 0, 0, 1, 1, 2])
-    modalities = np.array([RGB] * 5 + [IR] * 5)
-    # RGB: ids 0, 1 found as clusters 1, 0; id 2 an outlier. IR: ids 0, 1
-    # found as clusters 0, 1 and associated correctly; id 2 an outlier.
-    hook.labels = np.array([1, 1, 0, 0, -1, 0, 0, 1, 1, -1])
-    hook.pairs = np.array([[1, 0], [0, 1]])
-    scores = hook._ari(pids, modalities)
-    assert scores['ari_rgb'] == scores['ari_ir'] == 1.0
-    # jointly the two id-2 outliers are two singletons
-    right = np.array([1, 1, 0, 0, 5, 1, 1, 0, 0, 6])
-    assert scores['ari'] == pytest.approx(adjusted_rand_score(pids, right))
-    hook.labels[[4, 9]] = 2
-    hook.pairs = np.array([[1, 0], [0, 1], [2, 2]])
-    assert hook._ari(pids, modalities)['ari'] == 1.0
-    hook.labels[[4, 9]] = -1
-    # a wrong association spoils the joint index only
-    hook.pairs = np.array([[0, 0], [1, 1]])
-    scores = hook._ari(pids, modalities)
-    assert scores['ari_rgb'] == scores['ari_ir'] == 1.0
-    wrong = np.array([0, 0, 1, 1, 5, 1, 1, 0, 0, 6])
-    assert scores['ari'] == pytest.approx(adjusted_rand_score(pids, wrong))
-    assert scores['ari'] < 0.5
-    # an unmatched IR cluster gets its own joint label, not RGB's 0
-    hook.pairs = np.array([[1, 0]])
-    unmatched = np.array([1, 1, 0, 0, 5, 1, 1, 2, 2, 6])
-    assert hook._ari(pids, modalities)['ari'] == pytest.approx(
-        adjusted_rand_score(pids, unmatched))
-
-
 @pytest.mark.e2e
 def test_no_cluster_warns_and_training_goes_on(unsup_cfg):
     # min_samples above the number of images: every image is an outlier
@@ -203,15 +177,56 @@ def test_no_cluster_warns_and_training_goes_on(unsup_cfg):
     assert f'no rgb cluster (all {num_rgb} rgb images are outliers)' in text
     assert f'no ir cluster (all {num_ir} ir images are outliers)' in text
     assert 'Epoch(train) [1][2/2]' in text
-    head = runner.model.head
-    assert head.num_clusters(RGB) == head.num_clusters(IR) == 0
+    memory = runner.model.head.memory
+    assert memory.num_clusters(RGB) == memory.num_clusters(IR) == 0
     assert (spy.states[0]['labels'] == -1).all()
     assert all(label == -1 for _, label in spy.states[0]['batch'])
 
 
-def test_interval_must_be_positive():
-    with pytest.raises(ValueError, match='interval must be an int >= 1'):
-        ClusteringHook(pipeline=[], interval=0)
+@pytest.mark.parametrize('argument, value, message', [
+    ('interval', 0, 'interval must be an int >= 1'),
+    ('interval', True, 'interval must be an int >= 1'),
+    ('k1', 0, r'k1 must be an int >= 1 \(the size of the k-reciprocal'),
+    ('k2', 0, 'k2 must be an int >= 1'),
+    ('k2', 2.0, 'k2 must be an int >= 1'),
+    ('eps', -1, r'eps must be a number in \(0, 1\)'),
+    ('eps', 1.0, r'eps must be a number in \(0, 1\)'),
+    ('min_samples', 0, 'min_samples must be an int >= 1'),
+    ('knn_backend', 'gpu', 'knn_backend must be one of'),
+])
+def test_arguments_are_checked_when_built(argument, value, message):
+    with pytest.raises(ValueError, match=f'ClusteringHook: {message}.*got'):
+        ClusteringHook(pipeline=[], **{argument: value})
+
+
+@pytest.mark.e2e
+def test_clustering_time_stays_out_of_the_iteration_timer(
+        unsup_cfg, monkeypatch):
+    # IterTimerHook reads a clock that only the clustering moves (by 1000
+    # s): the first iteration's data_time shows whether the hook ran inside
+    # the timed part of the epoch
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr('mmengine.hooks.iter_timer_hook.time',
+                        SimpleNamespace(time=lambda: clock.now))
+
+    def slow_clustering(*args, **kwargs):
+        clock.now += 1000
+        return cross_modal_pseudo_labels(*args, **kwargs)
+
+    monkeypatch.setattr(
+        'mmvireid.engine.hooks.clustering_hook.cross_modal_pseudo_labels',
+        slow_clustering)
+    runner = train(unsup_cfg(max_epochs=1))
+    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        scalars = [json.loads(line) for line in f]
+    iterations = [s for s in scalars if 'data_time' in s]
+    assert [s['step'] for s in iterations] == [1, 2]
+    assert all(s['data_time'] < 1000 and s['time'] < 1000
+               for s in iterations)
+    # extraction and clustering are figures of their own
+    clustering = [s for s in scalars if 'clustering/time_cluster' in s]
+    assert len(clustering) == 1
+    assert 'clustering/time_extract' in clustering[0]
 
 
 @pytest.mark.e2e
@@ -230,6 +245,10 @@ def test_resume_continues_as_an_uninterrupted_run(unsup_cfg):
     cfg.load_from = osp.join(first.work_dir, 'epoch_1.pth')
     runner = train(cfg, resumed)
     assert 'pseudo-labels restored from the checkpoint' in log_text(runner)
+    # the labels live once, in the model's state dict
+    checkpoint = torch.load(cfg.load_from)
+    assert set(checkpoint['clustering']) == {'history'}
+    assert checkpoint['state_dict']['head.memory.pseudo_labels'].numel()
     # the statistics history came back too: the resumed run's plot covers
     # the clustering of epoch 0, done before the interruption
     assert clustering_hook(runner).history == clustering_hook(
@@ -247,10 +266,11 @@ def test_resume_continues_as_an_uninterrupted_run(unsup_cfg):
     for key, value in expected['buffers'].items():
         assert torch.equal(got['buffers'][key], value), key
     # the memories have trained during epoch 0 (not a fresh clustering)
-    centroid = expected['buffers']['cluster_memories.0.features'][0]
+    centroid = expected['buffers']['memory.cluster_memories.0.features'][0]
     members = expected['labels'] == 0
-    members[expected['buffers']['modalities'].numpy() != RGB] = False
+    members[expected['buffers']['memory.modalities'].numpy() != RGB] = False
     fresh = F.normalize(
-        expected['buffers']['instance_memory.features'][members].mean(0),
+        expected['buffers']['memory.instance_memory.features'][members].mean(
+            0),
         dim=0)
     assert not torch.allclose(centroid, fresh)

@@ -4,7 +4,7 @@ import pytest
 from torch import nn
 
 from mmvireid.engine.hooks import ProgressiveScheduleHook
-from mmvireid.models.heads import SPCLHead
+from mmvireid.models.heads import MemoryContrastHead
 
 
 def runner_with(model, epoch=3, iters=4):
@@ -13,8 +13,10 @@ def runner_with(model, epoch=3, iters=4):
 
 
 def test_hands_the_epoch_to_every_module_with_set_epoch():
-    head = SPCLHead(in_channels=4, progressive=dict(ramp_epochs=8))
-    other = SPCLHead(in_channels=4, progressive=dict(ramp_epochs=6))
+    head = MemoryContrastHead(in_channels=4,
+                              progressive=dict(ramp_epochs=8))
+    other = MemoryContrastHead(in_channels=4,
+                               progressive=dict(ramp_epochs=6))
     model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(head), other)
     ProgressiveScheduleHook().before_train_iter(runner_with(model), 2)
     assert head.epoch == other.epoch == 3

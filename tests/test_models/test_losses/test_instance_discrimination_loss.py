@@ -5,11 +5,22 @@ import pytest
 import torch
 
 from mmvireid.models.losses import InstanceDiscriminationLoss
+from mmvireid.models.memories import InstanceMemory
 from mmvireid.registry import MODELS
 
 E = math.exp
 # slots (1, 0), (0, 1), (-1, 0), (0, -1)
 BANK = torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]])
+
+
+def memory_of(bank):
+    """An instance memory holding ``bank`` as it is."""
+    memory = InstanceMemory(bank.shape[1])
+    memory.features = bank
+    return memory
+
+
+MEMORY = memory_of(BANK)
 
 
 def test_hand_worked_full_bank():
@@ -21,7 +32,7 @@ def test_hand_worked_full_bank():
     loss1 = -1.6 + math.log(E(1.2) + E(1.6) + E(-1.2) + E(-1.6))
     loss_fn = MODELS.build(
         dict(type='InstanceDiscriminationLoss', temperature=tau))
-    assert loss_fn(q, BANK, indices).item() == pytest.approx(
+    assert loss_fn(q, indices, MEMORY).item() == pytest.approx(
         (loss0 + loss1) / 2, rel=1e-6)
 
 
@@ -31,27 +42,26 @@ def test_soft_positives_add_nearest_other_slot():
     # own slot 0 (0.8); nearest other is slot 1 (0.6), not 3 (-0.6)
     logits = [1.6, 1.2, -1.6, -1.2]
     expected = -math.log((E(1.6) + E(1.2)) / sum(E(v) for v in logits))
-    loss = InstanceDiscriminationLoss(tau,
-                                      num_soft_positives=1)(q, BANK,
-                                                            torch.tensor([0]))
+    loss = InstanceDiscriminationLoss(tau, num_soft_positives=1)(
+        q, torch.tensor([0]), MEMORY)
     assert loss.item() == pytest.approx(expected, abs=1e-6)
 
 
 def test_all_other_slots_sampled_equals_full_bank():
     q = torch.tensor([[.6, .8]])
-    full = InstanceDiscriminationLoss(0.5)(q, BANK, torch.tensor([2]))
+    full = InstanceDiscriminationLoss(0.5)(q, torch.tensor([2]), MEMORY)
     sampled = InstanceDiscriminationLoss(0.5,
-                                         num_negatives=3)(q, BANK,
-                                                          torch.tensor([2]))
+                                         num_negatives=3)(q, torch.tensor([2]),
+                                                          MEMORY)
     assert sampled.item() == pytest.approx(full.item(), rel=1e-6)
     full = InstanceDiscriminationLoss(0.5,
-                                      num_soft_positives=1)(q, BANK,
-                                                            torch.tensor([2]))
+                                      num_soft_positives=1)(q,
+                                                            torch.tensor([2]),
+                                                            MEMORY)
     sampled = InstanceDiscriminationLoss(0.5,
                                          num_negatives=2,
-                                         num_soft_positives=1)(q, BANK,
-                                                               torch.tensor(
-                                                                   [2]))
+                                         num_soft_positives=1)(
+                                             q, torch.tensor([2]), MEMORY)
     assert sampled.item() == pytest.approx(full.item(), rel=1e-6)
 
 
@@ -69,7 +79,7 @@ def test_sampled_loss_is_one_of_the_hand_worked_subsets():
     hit = set()
     for seed in range(30):
         generator = torch.Generator().manual_seed(seed)
-        value = loss_fn(q, BANK, torch.tensor([0]), generator).item()
+        value = loss_fn(q, torch.tensor([0]), MEMORY, generator).item()
         match = [
             p for p, v in possible.items()
             if value == pytest.approx(v, rel=1e-6)
@@ -100,13 +110,14 @@ def test_generator_and_global_rng_reproducible():
     q = torch.nn.functional.normalize(torch.randn(4, 8, generator=g), dim=1)
     indices = torch.tensor([1, 7, 9, 30])
     loss_fn = InstanceDiscriminationLoss(num_negatives=10)
-    a = loss_fn(q, bank, indices, torch.Generator().manual_seed(3))
-    b = loss_fn(q, bank, indices, torch.Generator().manual_seed(3))
+    memory = memory_of(bank)
+    a = loss_fn(q, indices, memory, torch.Generator().manual_seed(3))
+    b = loss_fn(q, indices, memory, torch.Generator().manual_seed(3))
     assert a.item() == b.item()
     torch.manual_seed(11)
-    c = loss_fn(q, bank, indices)
+    c = loss_fn(q, indices, memory)
     torch.manual_seed(11)
-    d = loss_fn(q, bank, indices)
+    d = loss_fn(q, indices, memory)
     assert c.item() == d.item()
 
 
@@ -115,8 +126,9 @@ def test_gradient_reaches_queries_not_bank():
     q = torch.tensor([[.6, .8]], requires_grad=True)
     loss = InstanceDiscriminationLoss(0.5,
                                       num_negatives=2,
-                                      num_soft_positives=1)(q, bank,
-                                                            torch.tensor([0]))
+                                      num_soft_positives=1)(
+                                          q, torch.tensor([0]),
+                                          memory_of(bank))
     loss.backward()
     assert bank.grad is None
     assert torch.isfinite(q.grad).all() and q.grad.abs().sum() > 0
@@ -124,23 +136,22 @@ def test_gradient_reaches_queries_not_bank():
 
 def test_loss_weight_scales():
     q = torch.tensor([[1., 0.]])
-    base = InstanceDiscriminationLoss(0.5)(q, BANK, torch.tensor([0]))
+    base = InstanceDiscriminationLoss(0.5)(q, torch.tensor([0]), MEMORY)
     scaled = InstanceDiscriminationLoss(0.5,
-                                        loss_weight=0.25)(q, BANK,
-                                                          torch.tensor([0]))
+                                        loss_weight=0.25)(q, torch.tensor([0]),
+                                                          MEMORY)
     assert scaled.item() == pytest.approx(0.25 * base.item())
 
 
 def test_bad_input_raises():
+    # (the range of the indices is checked once per batch by
+    # CrossModalMemory.check_batch, tests/test_models/test_memories)
     with pytest.raises(ValueError, match='only 1 of 4 memory slots'):
-        InstanceDiscriminationLoss(num_negatives=2)(torch.eye(2,
-                                                              2).repeat(3,
-                                                                        1)[:3],
-                                                    BANK,
-                                                    torch.tensor([0, 1, 2]))
-    with pytest.raises(ValueError, match=r'indices must be in \[0, 4\)'):
-        InstanceDiscriminationLoss()(torch.eye(2), BANK, torch.tensor([0, 4]))
+        InstanceDiscriminationLoss(num_negatives=2)(torch.eye(2).repeat(
+            3, 1)[:3], torch.tensor([0, 1, 2]), MEMORY)
     with pytest.raises(ValueError, match='num_soft_positives=4'):
         InstanceDiscriminationLoss(num_soft_positives=4)(torch.eye(2)[:1],
-                                                         BANK,
-                                                         torch.tensor([0]))
+                                                         torch.tensor([0]),
+                                                         MEMORY)
+    with pytest.raises(ValueError, match=r'indices \(B,\)'):
+        InstanceDiscriminationLoss()(torch.eye(2), torch.tensor([0]), MEMORY)

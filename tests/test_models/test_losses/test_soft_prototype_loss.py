@@ -5,11 +5,21 @@ import torch
 import torch.nn.functional as F
 
 from mmvireid.models.losses import (ClusterContrastLoss,
-                                    SoftPrototypeContrastLoss,
-                                    associated_labels, select_soft_prototypes)
+                                    SoftPrototypeContrastLoss)
+from mmvireid.models.memories import ClusterBank
 from mmvireid.registry import MODELS
 
 E = math.exp
+
+
+def bank_of(centroids, prototypes, mask=None, temperature=0.05):
+    """A bank whose clusters have exactly ``prototypes[y][mask[y]]`` as
+    members, so that a loss with n >= their number selects them all."""
+    if mask is None:
+        mask = torch.ones(prototypes.shape[:2], dtype=torch.bool)
+    clusters, slots = mask.nonzero(as_tuple=True)
+    return ClusterBank(centroids, temperature, prototypes[clusters, slots],
+                       clusters)
 
 
 def _naive_loss(q, y, centroids, prototypes, mask, alpha, tau, tau_w, soft):
@@ -56,7 +66,8 @@ def test_hand_worked_two_clusters():
     loss = MODELS.build(
         dict(type='SoftPrototypeContrastLoss',
              temperature=tau,
-             weight_temperature=tau_w))(q, labels, centroids, prototypes)
+             weight_temperature=tau_w))(q, labels,
+                                        bank_of(centroids, prototypes))
     assert loss.item() == pytest.approx((loss0 + loss1) / 2, rel=1e-5)
 
 
@@ -78,8 +89,9 @@ def test_uniform_weights_without_soft_weighting():
     q = torch.tensor([[1., 0.]])
     pos = 0.5 * E(2.) + 0.5 * (0.5 * E(1.6) + 0.5 * E(1.2))
     expected = -math.log(pos / (pos + E(0.)))
-    assert loss_fn(q, torch.tensor([0]), centroids, prototypes,
-                   mask).item() == pytest.approx(expected, rel=1e-6)
+    assert loss_fn(q, torch.tensor([0]),
+                   bank_of(centroids, prototypes,
+                           mask)).item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_alpha_one_reduces_to_cluster_contrast():
@@ -89,9 +101,10 @@ def test_alpha_one_reduces_to_cluster_contrast():
     q = F.normalize(torch.randn(6, 8, generator=g), dim=1)
     labels = torch.tensor([0, 4, -1, 2, 2, 1])
     sp = SoftPrototypeContrastLoss(alpha=1.0, temperature=0.05)
-    expected = ClusterContrastLoss()(q @ centroids.t() / 0.05, labels)
-    assert sp(q, labels, centroids,
-              prototypes).item() == pytest.approx(expected.item(), rel=1e-5)
+    bank = bank_of(centroids, prototypes)
+    expected = ClusterContrastLoss()(q, labels, bank)
+    assert sp(q, labels,
+              bank).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize('soft', [True, False])
@@ -112,8 +125,9 @@ def test_matches_naive_reference_with_missing_prototypes(soft, alpha):
                                      alpha=alpha,
                                      temperature=0.2,
                                      weight_temperature=0.1,
-                                     soft_weighting=soft)(q, labels, centroids,
-                                                          prototypes, mask)
+                                     soft_weighting=soft)(
+                                         q, labels,
+                                         bank_of(centroids, prototypes, mask))
     assert loss.item() == pytest.approx(sum(expected) / len(expected),
                                         rel=1e-5)
 
@@ -123,8 +137,8 @@ def test_log_space_is_stable_at_small_temperature():
     centroids, prototypes = _toy()
     q = torch.tensor([[1., 0.]])
     tau = 0.005
-    loss = SoftPrototypeContrastLoss(temperature=tau)(q, torch.tensor([0]),
-                                                      centroids, prototypes)
+    loss = SoftPrototypeContrastLoss(temperature=tau)(
+        q, torch.tensor([0]), bank_of(centroids, prototypes))
     assert math.isfinite(loss.item())
     expected = _naive_loss(q[0], 0, centroids, prototypes, [[True, True]] * 2,
                            0.5, tau, 0.1, True)
@@ -136,8 +150,8 @@ def test_gradient_reaches_queries_only():
     centroids.requires_grad_()
     prototypes.requires_grad_()
     q = torch.tensor([[.6, .8], [1., 0.]], requires_grad=True)
-    loss = SoftPrototypeContrastLoss(alpha=1.0)(q, torch.tensor([0, 1]),
-                                                centroids, prototypes)
+    loss = SoftPrototypeContrastLoss(alpha=1.0)(
+        q, torch.tensor([0, 1]), bank_of(centroids, prototypes))
     loss.backward()
     assert torch.isfinite(q.grad).all() and q.grad.abs().sum() > 0
     assert centroids.grad is None and prototypes.grad is None
@@ -146,59 +160,22 @@ def test_gradient_reaches_queries_only():
 def test_no_valid_query_gives_zero_with_grad_path():
     centroids, prototypes = _toy()
     q = torch.tensor([[1., 0.]], requires_grad=True)
-    loss = SoftPrototypeContrastLoss()(q, torch.tensor([-1]), centroids,
-                                       prototypes)
+    loss = SoftPrototypeContrastLoss()(q, torch.tensor([-1]),
+                                       bank_of(centroids, prototypes))
     assert loss.item() == 0.0
     loss.backward()
     assert torch.equal(q.grad, torch.zeros(1, 2))
 
 
-def test_select_soft_prototypes_hand_example():
-    centroids = torch.tensor([[1., 0.], [0., 1.], [-1., 0.]])
-    feats = torch.tensor([
-        [.6, .8],  # 0: cluster 0, cos .6
-        [0., 1.],  # 1: cluster 1, cos 1
-        [1., 0.],  # 2: cluster 0, cos 1
-        [.8, .6],  # 3: cluster 0, cos .8
-        [.6, .8],  # 4: outlier
-        [.8, -.6],  # 5: cluster 0, cos .8 (tie with 3, later)
-        [.6, .8],  # 6: cluster 1, cos .8
-    ])
-    labels = torch.tensor([0, 1, 0, 0, -1, 0, 1])
-    indices, mask = select_soft_prototypes(centroids, feats, labels, 3)
-    assert indices.tolist() == [[2, 3, 5], [1, 6, -1], [-1, -1, -1]]
-    assert mask.tolist() == [[True] * 3, [True, True, False], [False] * 3]
-    prototypes, mask2 = SoftPrototypeContrastLoss(
-        num_soft_prototypes=3).select_prototypes(centroids, feats, labels)
-    assert torch.equal(mask2, mask)
-    assert torch.equal(prototypes[0], feats[[2, 3, 5]])
-    assert torch.equal(prototypes[1, :2], feats[[1, 6]])
-
-
-def test_select_soft_prototypes_matches_loop_reference():
-    g = torch.Generator().manual_seed(2)
-    centroids = F.normalize(torch.randn(6, 5, generator=g), dim=1)
-    feats = F.normalize(torch.randn(60, 5, generator=g), dim=1)
-    labels = torch.randint(-1, 6, (60, ), generator=g)
-    indices, mask = select_soft_prototypes(centroids, feats, labels, 4)
-    for y in range(6):
-        members = [i for i in range(60) if labels[i] == y]
-        members.sort(key=lambda i: -float(feats[i] @ centroids[y]))
-        chosen = members[:4]
-        assert indices[y, :len(chosen)].tolist() == chosen
-        assert mask[y].tolist() == [j < len(chosen) for j in range(4)]
-
-
-def test_cross_modal_term_through_associated_labels():
-    # RGB clusters 0, 1, 2 matched to IR clusters 1, -, 0
-    mapping = torch.tensor([1, -1, 0])
-    labels = torch.tensor([0, 1, 2, -1])
-    assert associated_labels(labels, mapping).tolist() == [1, -1, 0, -1]
+def test_cross_modal_term_is_the_loss_on_the_other_bank():
+    # RGB clusters 0, 1, 2 matched to IR clusters 1, -, 0: the associated
+    # labels (CrossModalMemory.associated_labels) of RGB labels 0, 1, 2, -1
+    associated = torch.tensor([1, -1, 0, -1])
     ir_centroids, ir_prototypes = _toy()
     q = torch.tensor([[1., 0.], [.6, .8], [0., 1.], [1., 0.]])
     tau = 0.5
     loss = SoftPrototypeContrastLoss(temperature=tau)(
-        q, associated_labels(labels, mapping), ir_centroids, ir_prototypes)
+        q, associated, bank_of(ir_centroids, ir_prototypes))
     # only query 0 (-> IR 1) and query 2 (-> IR 0) count
     expected = [
         _naive_loss(q[0], 1, ir_centroids, ir_prototypes, [[1, 1]] * 2, .5,
@@ -207,31 +184,32 @@ def test_cross_modal_term_through_associated_labels():
                     tau, .1, True)
     ]
     assert loss.item() == pytest.approx(sum(expected) / 2, rel=1e-5)
-    with pytest.raises(ValueError, match='mapping has 3 clusters'):
-        associated_labels(torch.tensor([3]), mapping)
-    # a modality without clusters: every label is an outlier, no mapping
-    assert associated_labels(torch.tensor([-1, -1]),
-                             torch.zeros(0, dtype=torch.long)).tolist() == [
-                                 -1, -1]
+
+
+def test_a_memory_without_clusters_gives_zero():
+    q = torch.tensor([[1., 0.]], requires_grad=True)
+    empty = ClusterBank(torch.zeros(0, 2), 0.05, torch.zeros(0, 2),
+                        torch.zeros(0, dtype=torch.long))
+    loss = SoftPrototypeContrastLoss()(q, torch.tensor([-1]), empty)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.equal(q.grad, torch.zeros(1, 2))
 
 
 def test_bad_input_raises():
+    # (the range of the labels is checked once per batch by
+    # CrossModalMemory.check_batch, tests/test_models/test_memories)
     centroids, prototypes = _toy()
     with pytest.raises(ValueError, match='alpha'):
         SoftPrototypeContrastLoss(alpha=1.5)
-    with pytest.raises(ValueError, match='labels must be -1'):
-        SoftPrototypeContrastLoss()(torch.eye(2), torch.tensor([0, 2]),
-                                    centroids, prototypes)
-    with pytest.raises(ValueError, match='prototype_mask must have shape'):
-        SoftPrototypeContrastLoss()(torch.eye(2), torch.tensor([0, 1]),
-                                    centroids, prototypes,
-                                    torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match='expected queries'):
+        SoftPrototypeContrastLoss()(torch.eye(3), torch.tensor([0, 1, 0]),
+                                    bank_of(centroids, prototypes))
     with pytest.raises(ValueError, match='at least one soft prototype'):
-        SoftPrototypeContrastLoss(alpha=0.0)(torch.eye(2), torch.tensor([0,
-                                                                         1]),
-                                             centroids, prototypes,
-                                             torch.tensor([[True, True],
-                                                           [False, False]]))
-    with pytest.raises(ValueError, match='pseudo_labels must be -1'):
-        select_soft_prototypes(centroids, torch.eye(2), torch.tensor([0, 2]),
-                               2)
+        SoftPrototypeContrastLoss(alpha=0.0)(
+            torch.eye(2), torch.tensor([0, 1]),
+            bank_of(centroids, prototypes,
+                    torch.tensor([[True, True], [False, False]])))
+    with pytest.raises(ValueError, match='instance memory'):
+        SoftPrototypeContrastLoss()(torch.eye(2), torch.tensor([0, 1]),
+                                    ClusterBank(centroids, 0.05))

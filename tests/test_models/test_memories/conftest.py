@@ -1,3 +1,4 @@
+import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,26 +10,44 @@ import pytest
 def two_ranks(monkeypatch):
     """Run one callable per simulated rank, in two threads.
 
-    ``mmengine.dist.get_world_size`` returns 2 and ``mmengine.dist.all_gather``
-    behaves as the collective: every rank passes its tensor and gets the list
-    of both ranks' tensors, in rank order.
+    Inside the callables ``mmengine.dist.get_world_size`` returns 2 (1
+    outside), ``get_rank`` the thread's rank, and ``all_gather``,
+    ``broadcast`` and ``broadcast_object_list`` behave as the collectives:
+    ``all_gather`` gives every rank the list of both ranks' tensors, in rank
+    order; the broadcasts give every rank the source rank's tensor (in
+    place) or objects (in the list).
     """
     world_size = 2
     barrier = threading.Barrier(world_size, timeout=30)
     slots = [None] * world_size
     local = threading.local()
 
-    def all_gather(data, group=None):
-        slots[local.rank] = data.clone()
+    def exchange(data):
+        """Every rank's ``data``, after all ranks have handed theirs."""
+        slots[local.rank] = data
         barrier.wait()
-        gathered = [slot.clone() for slot in slots]
+        gathered = [copy.deepcopy(slot) for slot in slots]
         barrier.wait()
         return gathered
 
+    def all_gather(data, group=None):
+        return exchange(data.clone())
+
+    def broadcast(data, src=0, group=None):
+        data.copy_(exchange(data.clone())[src])
+
+    def broadcast_object_list(data, src=0, group=None):
+        data[:] = exchange(list(data))[src]
+
     monkeypatch.setattr(mmengine.dist, 'all_gather', all_gather)
-    monkeypatch.setattr(mmengine.dist,
-                        'get_world_size',
-                        lambda group=None: world_size)
+    monkeypatch.setattr(mmengine.dist, 'broadcast', broadcast)
+    monkeypatch.setattr(mmengine.dist, 'broadcast_object_list',
+                        broadcast_object_list)
+    monkeypatch.setattr(
+        mmengine.dist, 'get_world_size', lambda group=None: world_size
+        if hasattr(local, 'rank') else 1)
+    monkeypatch.setattr(mmengine.dist, 'get_rank',
+                        lambda group=None: getattr(local, 'rank', 0))
 
     def run(*per_rank):
 

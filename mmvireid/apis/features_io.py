@@ -113,7 +113,7 @@ def load_features(path: str) -> Dict[str, np.ndarray]:
         raise ValueError(
             f'feature file {path!r} lacks the arrays {missing} (it has '
             f'{sorted(arrays)}); expected the format of '
-            'mmvireid.visualization.features_io')
+            'mmvireid.apis.features_io')
     where = f'feature file {path!r}'
     try:
         arrays['meta'] = json.loads(str(arrays['meta']))

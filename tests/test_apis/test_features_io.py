@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from mmvireid.visualization import load_features, save_features
+from mmvireid.apis import load_features, save_features
 
 
 def arrays(n=3, d=4):
