@@ -30,6 +30,12 @@ def _stem_names(net: nn.Module) -> List[str]:
     return ['conv1', net.norm1_name, 'relu', 'maxpool']
 
 
+def _apply_non_local(non_local: nn.Module, block: nn.Module, inputs: tuple,
+                     output: torch.Tensor) -> torch.Tensor:
+    """Forward hook of a residual block: its output through ``non_local``."""
+    return non_local(output)
+
+
 @MODELS.register_module()
 class TwoStreamResNet(BaseModule):
     """Modality-specific first stages, shared later stages (AGW / MCLNet).
@@ -164,6 +170,14 @@ class TwoStreamResNet(BaseModule):
             cfg['in_channels'] = stage[-1].out_channels
             blocks[name] = ModuleList(
                 [MODELS.build(cfg) for _ in range(count)])
+            # Run by the stage itself (a forward hook on each of its last
+            # blocks), so the stage stays one module that runs once per
+            # forward: hooks on ``shared.layer3`` (Grad-CAM) see its output
+            # after the non-local blocks.
+            for block, non_local in zip(list(stage)[-count:],
+                                        blocks[name]):
+                block.register_forward_hook(
+                    partial(_apply_non_local, non_local))
         return blocks
 
     def init_weights(self):
@@ -232,25 +246,11 @@ class TwoStreamResNet(BaseModule):
             if i < self.num_specific_stages:
                 stage_out = specific[i + 1]
             else:
-                h = self._shared_stage(name, h)
+                h = getattr(self.shared, name)(h)
                 stage_out = h
             if i in self.out_indices:
                 outs.append(stage_out)
         return tuple(outs)
-
-    def _shared_stage(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """Run shared stage ``name``, with its non-local blocks (if any)
-        after its last blocks."""
-        stage = getattr(self.shared, name)
-        if name not in self.non_local:
-            return stage(x)
-        non_local = self.non_local[name]
-        first = len(stage) - len(non_local)
-        for i, block in enumerate(stage):
-            x = block(x)
-            if i >= first:
-                x = non_local[i - first](x)
-        return x
 
     def _specific_maps(self, stream: nn.Module,
                        x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

@@ -1,5 +1,6 @@
 """NonLocalBlock computes AGW's Non_local; TwoStreamResNet places it as
 AGW's embed_net does."""
+import copy
 import math
 
 import pytest
@@ -147,15 +148,52 @@ def test_placed_after_the_last_blocks_of_each_stage():
             for i, m in enumerate(modality.tolist())
         ])
         after = {'layer2': {2: 0, 3: 1}, 'layer3': {3: 0, 4: 1, 5: 2}}
+        plain = h
         for name in ('layer1', 'layer2', 'layer3', 'layer4'):
             for i, block in enumerate(getattr(net.shared, name)):
-                h = block(h)
+                # the block alone (forward, not __call__: no hooks)
+                h = block.forward(h)
+                plain = block.forward(plain)
                 if i in after.get(name, {}):
                     h = net.non_local[name][after[name][i]](h)
         torch.testing.assert_close(out, h)
         # without the non-local blocks the map differs
-        net.non_local = nn.ModuleDict()
-        assert not torch.allclose(net(x, modality)[-1], out, atol=1e-3)
+        assert not torch.allclose(plain, out, atol=1e-3)
+
+
+def test_stage_modules_run_their_non_local_blocks():
+    """A hook on a stage (Grad-CAM's ``backbone.shared.layer3``) sees its
+    output after the non-local blocks, once per forward; a deep copy runs
+    its own non-local blocks."""
+    torch.manual_seed(0)
+    net = build((0, 2, 3, 0))
+    net.init_weights()
+    randomise(net.non_local, 2)
+    net.eval()
+    x = torch.randn(2, 3, 64, 32)
+    modality = torch.tensor([1, 0])
+    seen = []
+    handle = net.shared.layer3.register_forward_hook(
+        lambda module, inputs, output: seen.append((inputs[0], output)))
+    with torch.no_grad():
+        net(x, modality)
+    handle.remove()
+    assert len(seen) == 1
+    h = seen[0][0]
+    with torch.no_grad():
+        for i, block in enumerate(net.shared.layer3):
+            h = block.forward(h)
+            if i >= 3:
+                h = net.non_local['layer3'][i - 3](h)
+    torch.testing.assert_close(seen[0][1], h)
+
+    twin = copy.deepcopy(net)
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x, modality), net(x, modality))
+        twin.non_local['layer3'][2].conv_out.norm.weight.zero_()
+        twin.non_local['layer3'][2].conv_out.norm.bias.zero_()
+        assert not torch.allclose(
+            twin(x, modality)[-1], net(x, modality)[-1], atol=1e-3)
 
 
 def test_identity_at_start_keeps_the_plain_backbone():
