@@ -40,22 +40,13 @@ class HierarchicalKnowledgeSynergyLoss(nn.Module):
     At :math:`T = 1` on raw pooled features, features flat over the
     channels minimise the loss trivially (every softmax uniform, every KL
     0), and flat features are all parallel, which leaves a contrastive loss
-    on them at chance (``configs/mclnet/README.md``). ``standardize=True``
-    (ours, not in the released code) takes the softmax of the features
-    standardised over their channels, :math:`(f - \mu_f) / \sigma_f`
-    (:func:`torch.nn.functional.layer_norm` without affine parameters), so
-    no feature is flat to the softmax and the loss only asks the stages to
-    agree on which channels stand out; it is invariant to a per-sample
-    scale and shift of each feature.
+    on them at chance (``configs/mclnet/README.md``).
 
     Args:
         temperature (float): Softmax temperature :math:`T`, > 0.
             Defaults to 1.0.
         eps (float): Smoothing :math:`\epsilon` of both distributions,
             >= 0. Defaults to 1e-8 (the released code).
-        standardize (bool): Standardise every feature over its channels
-            before the softmax (ours). Defaults to False (the released
-            code).
         loss_weight (float): Weight of the summed loss. Defaults to 1.0.
 
     Example:
@@ -66,7 +57,6 @@ class HierarchicalKnowledgeSynergyLoss(nn.Module):
     def __init__(self,
                  temperature: float = 1.0,
                  eps: float = 1e-8,
-                 standardize: bool = False,
                  loss_weight: float = 1.0) -> None:
         super().__init__()
         if temperature <= 0:
@@ -77,7 +67,6 @@ class HierarchicalKnowledgeSynergyLoss(nn.Module):
                              f'>= 0, got {eps}')
         self.temperature = temperature
         self.eps = eps
-        self.standardize = standardize
         self.loss_weight = loss_weight
 
     @float32_forward
@@ -101,8 +90,6 @@ class HierarchicalKnowledgeSynergyLoss(nn.Module):
                              'all have the same shape (N, C), got '
                              f'{[tuple(f.shape) for f in feats]}')
         logits = torch.stack(list(feats))  # (S, N, C)
-        if self.standardize:
-            logits = F.layer_norm(logits, logits.shape[-1:])
         logits = logits / self.temperature
         if self.eps > 0:
             num_channels = logits.size(2)
