@@ -58,7 +58,10 @@ class TwoStreamResNet(BaseModule):
     (``streams.0.conv1.weight``, ``shared.layer4.0.conv1.weight``).
     Optional non-local blocks (``non_local_blocks``, AGW) live beside them
     (``non_local.layer3.0.g.conv.weight``), outside the wrapped backbone, so
-    neither its initialisation nor a pretrained checkpoint touches them.
+    neither its initialisation nor a pretrained checkpoint touches them;
+    each runs on the output of its residual block through a forward hook,
+    so a stage (``shared.layer3``) is still one module whose output comes
+    after its non-local blocks.
 
     Pretrained weights: a ``Pretrained`` ``init_cfg`` written in the wrapped
     backbone's config (as for any mmpretrain backbone) is read once and
