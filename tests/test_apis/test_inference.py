@@ -6,11 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from PIL import Image
 
 from mmvireid.apis import inference_model, init_model
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# two-stream ResNet-18, test pipeline: load, resize to 32 x 64, pack
+# two-stream ResNet-18, test pipeline: load (PIL), resize to 32 x 64 (PIL
+# LANCZOS), pack; no flip at test (AGW's released test)
 CONFIG = osp.join(REPO, 'configs', 'agw', 'agw_r18_synthetic_sysu.py')
 
 
@@ -34,14 +36,17 @@ def image_files(tmp_path_factory):
 
 
 def reference_features(model, paths, modalities):
-    """The test path restated: read (BGR), resize to the config's size,
-    BGR -> RGB, normalise, backbone + neck + head.pre_logits of the image
-    and of its flip, mean, L2 norm."""
+    """The test path restated: read with PIL (RGB), resize to the config's
+    size with PIL's LANCZOS (the community pre-processing), normalise,
+    backbone + neck + head.pre_logits (averaged with the flip only when the
+    model flips: AGW's released test does not), L2 norm."""
     cfg = Config.fromfile(CONFIG)
     mean = torch.tensor(cfg.data_preprocessor.mean).view(1, 3, 1, 1)
     std = torch.tensor(cfg.data_preprocessor.std).view(1, 3, 1, 1)
     imgs = [
-        mmcv.imresize(mmcv.imread(p), (cfg.img_w, cfg.img_h))[..., ::-1]
+        np.asarray(
+            Image.open(p).convert('RGB').resize((cfg.img_w, cfg.img_h),
+                                                Image.LANCZOS))
         for p in paths
     ]
     x = torch.from_numpy(np.stack(imgs).copy()).permute(0, 3, 1, 2).float()
@@ -49,18 +54,25 @@ def reference_features(model, paths, modalities):
     modality = torch.tensor(modalities)
     with torch.no_grad():
         feats = model.head.pre_logits(model.extract_feat(x, modality))
-        flipped = model.head.pre_logits(
-            model.extract_feat(x.flip(3), modality))
-    return F.normalize((feats + flipped) / 2, dim=1)
+        if model.flip_test:
+            flipped = model.head.pre_logits(
+                model.extract_feat(x.flip(3), modality))
+            feats = (feats + flipped) / 2
+    return F.normalize(feats, dim=1)
 
 
-def test_features_of_paths_as_the_test_protocol(model, image_files):
-    feats = inference_model(model, image_files, ['ir', 'rgb', 1],
-                            batch_size=2)
+@pytest.mark.parametrize('flip_test', [False, True])
+def test_features_of_paths_as_the_test_protocol(model, image_files,
+                                                flip_test):
+    config_flip, model.flip_test = model.flip_test, flip_test
+    try:
+        feats = inference_model(model, image_files, ['ir', 'rgb', 1],
+                                batch_size=2)
+        reference = reference_features(model, image_files, [1, 0, 1])
+    finally:
+        model.flip_test = config_flip
     assert feats.shape == (3, 512) and feats.dtype == torch.float32
-    torch.testing.assert_close(
-        feats, reference_features(model, image_files, [1, 0, 1]),
-        atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(feats, reference, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(feats.norm(dim=1), torch.ones(3))
     assert not model.training
 
@@ -84,12 +96,13 @@ def test_arrays_equal_paths_and_modality_routes(model, image_files):
 def test_checkpoint_loads_through_the_policy(model, image_files, tmp_path):
     ckpt = str(tmp_path / 'epoch_1.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=1)), ckpt)
-    loaded = init_model(CONFIG, ckpt, cfg_options={'model.flip_test': False})
-    assert loaded.flip_test is False and loaded.cfg.model.flip_test is False
+    # the config does not flip (AGW's released test); cfg_options can
+    loaded = init_model(CONFIG, ckpt, cfg_options={'model.flip_test': True})
+    assert loaded.flip_test is True and loaded.cfg.model.flip_test is True
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
-    # no flip: the image's own feature
-    loaded.flip_test = True
+    # same weights and flip setting: the same features
+    loaded.flip_test = model.flip_test
     torch.testing.assert_close(
         inference_model(loaded, image_files, 'rgb'),
         inference_model(model, image_files, 'rgb'))

@@ -24,7 +24,7 @@ def load_tool():
 def test_counts_eager_inference_and_the_exported_graph(capsys):
     results = load_tool().main([CONFIG, '--modality', 'rgb'])
     eager, exported = results['eager']['flops'], results['exported']['flops']
-    # eager: one stream, as the one-stream model of the same layers
+    # eager: one stream, as the one-stream model of the same layers ...
     cfg = Config.fromfile(CONFIG)
     one_stream = MODELS.build(
         dict(cfg.model.to_dict(), backbone=cfg.model.backbone.backbone))
@@ -34,7 +34,28 @@ def test_counts_eager_inference_and_the_exported_graph(capsys):
         inputs=(torch.randn(1, 3, 64, 32), torch.tensor([0])),
         show_table=False,
         show_arch=False)['flops']
-    assert eager == want
+    # plus AGW's non-local blocks (after the last 2 blocks of layer2 and of
+    # layer3), each counted alone, as a new block, on a map of the shape it
+    # gets
+    model = MODELS.build(cfg.model).eval()
+    shapes = []
+    for blocks in model.backbone.non_local.values():
+        for block in blocks:
+            block.register_forward_hook(
+                lambda module, inputs, output: shapes.append(
+                    inputs[0].shape))
+    with torch.no_grad():
+        model.extract_feat(torch.randn(1, 3, 64, 32), torch.tensor([0]))
+    assert len(shapes) == 4
+    non_local_flops = sum(
+        get_model_complexity_info(
+            MODELS.build(dict(type='NonLocalBlock',
+                              in_channels=shape[1])).eval(),
+            inputs=(torch.randn(shape), ),
+            show_table=False,
+            show_arch=False)['flops'] for shape in shapes)
+    assert non_local_flops > 0
+    assert eager == want + non_local_flops
     # the graph runs the other modality's stem too
     stream = MODELS.build(cfg.model.backbone.backbone)
     stem = torch.nn.Sequential(stream.conv1, stream.bn1, stream.relu,

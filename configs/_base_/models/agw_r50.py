@@ -1,6 +1,8 @@
-# AGW-style two-stream baseline (docs/en/methods.md §4): ResNet-50 with a
-# modality-specific stem, last stride 1, GeM, BN-neck, ID + weighted
-# regularisation triplet loss.
+# The AGW two-stream network (docs/en/methods.md §4) without its non-local
+# blocks: ResNet-50 with a modality-specific stem, last stride 1, GeM,
+# BN-neck, ID + weighted regularisation triplet loss. The AGW configs
+# (configs/agw) add the five non-local blocks and the rest of the released
+# recipe; the unsupervised model bases build on this one.
 model = dict(
     type='VIReID',
     backbone=dict(

@@ -10,15 +10,18 @@ from mmvireid.registry import DATA_SAMPLERS
 from ..base_vireid_dataset import IR, RGB
 
 
-def _sample_members(rng: np.random.Generator, starts: np.ndarray,
-                    counts: np.ndarray, ids: np.ndarray,
-                    num_instances: int) -> np.ndarray:
+def _sample_members(rng: np.random.Generator,
+                    starts: np.ndarray,
+                    counts: np.ndarray,
+                    ids: np.ndarray,
+                    num_instances: int,
+                    replace: bool = False) -> np.ndarray:
     """Draw ``num_instances`` members of each id in ``ids``.
 
     The members of id ``i`` are the positions ``starts[i] ..
     starts[i] + counts[i] - 1`` of a grouped member array. They are drawn
-    without replacement when the id has at least ``num_instances`` members,
-    with replacement otherwise.
+    with replacement when ``replace`` is set or the id has fewer than
+    ``num_instances`` members, without replacement otherwise.
 
     Args:
         rng (np.random.Generator): The generator of the draw.
@@ -26,6 +29,7 @@ def _sample_members(rng: np.random.Generator, starts: np.ndarray,
         counts (np.ndarray): Number of members of each id, (I,), all >= 1.
         ids (np.ndarray): The ids to draw for, (O,), repeats allowed.
         num_instances (int): K, members drawn per id.
+        replace (bool): Always draw with replacement. Defaults to False.
 
     Returns:
         np.ndarray: Positions into the member array, (O, K).
@@ -33,6 +37,8 @@ def _sample_members(rng: np.random.Generator, starts: np.ndarray,
     cnt = counts[ids]
     positions = starts[ids, None] + (rng.random(
         (len(ids), num_instances)) * cnt[:, None]).astype(np.int64)
+    if replace:
+        return positions
     full = np.flatnonzero(cnt >= num_instances)
     if len(full):
         # Without replacement for all rows at once: give every member of
@@ -56,9 +62,12 @@ class CrossModalityIdentitySampler(Sampler):
     Every batch draws ``num_pids`` (P) distinct identities among those that
     have images of both modalities, then ``num_instances`` (K) RGB and K IR
     images of each, without replacement unless the identity has fewer than K
-    images of that modality. Items whose label is negative (the -1 outliers
-    of clustering) are never drawn. A batch is laid out as
-    ``[K RGB of id 1, ..., K RGB of id P, K IR of id 1, ..., K IR of id P]``,
+    images of that modality; ``replace=True`` always draws the K images with
+    replacement, as the AGW and MCLNet ``IdentitySampler`` do
+    (``np.random.choice(pos, num_pos)``, AGW ``utils.py`` L77–78). Items whose
+    label is negative (the -1 outliers of clustering) are never drawn. A batch
+    is laid out as ``[K RGB of id 1, ..., K RGB of id P, K IR of id 1, ..., K
+    IR of id P]``,
     so the data loader's ``batch_size`` must be ``num_pids * 2 *
     num_instances`` (:attr:`batch_size`).
 
@@ -89,6 +98,8 @@ class CrossModalityIdentitySampler(Sampler):
         seed (int, optional): Seed of the draw, the same on every rank. None
             draws one on rank 0 and broadcasts it
             (:func:`mmengine.dist.sync_random_seed`). Defaults to None.
+        replace (bool): Draw the K images of an identity with replacement
+            (AGW / MCLNet). Defaults to False.
 
     Example:
         >>> train_dataloader = dict(
@@ -107,7 +118,8 @@ class CrossModalityIdentitySampler(Sampler):
                  num_instances: int = 4,
                  iters_per_epoch: Optional[int] = None,
                  label_key: str = 'pid',
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 replace: bool = False) -> None:
         counts = dict(num_pids=num_pids, num_instances=num_instances)
         if iters_per_epoch is not None:
             counts['iters_per_epoch'] = iters_per_epoch
@@ -120,6 +132,7 @@ class CrossModalityIdentitySampler(Sampler):
         self.num_pids = num_pids
         self.num_instances = num_instances
         self.label_key = label_key
+        self.replace = replace
         self.seed = sync_random_seed() if seed is None else seed
         self.epoch = 0
 
@@ -233,7 +246,7 @@ class CrossModalityIdentitySampler(Sampler):
         halves = []  # (num_batches, P * K) RGB, then IR
         for members, starts, counts in groups:
             positions = _sample_members(rng, starts, counts, batch_pids,
-                                        self.num_instances)
+                                        self.num_instances, self.replace)
             halves.append(members[positions].reshape(num_batches, -1))
         batches = np.concatenate(halves, axis=1)[self.rank::self.world_size]
         return iter(batches.ravel().tolist())

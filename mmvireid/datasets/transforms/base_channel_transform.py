@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Tuple, Union
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
+from PIL import Image
 
 from mmvireid.structures import parse_modalities
 
@@ -26,7 +27,10 @@ class BaseChannelTransform(BaseTransform):
       to all three channels;
     - :data:`GRAY`: the ITU-R 601 luminance
       (0.299 R + 0.587 G + 0.114 B, rounded, through :func:`mmcv.bgr2gray` /
-      :func:`mmcv.rgb2gray`) copied to all three channels.
+      :func:`mmcv.rgb2gray`, or through PIL's ``convert('L')`` with
+      ``gray_backend='pillow'``) copied to all three channels. The two
+      round differently: about 1 pixel in 1,000 of a random image differs
+      by 1.
 
     **Required Keys:** ``img`` (H, W, 3), ``modality``.
 
@@ -38,6 +42,10 @@ class BaseChannelTransform(BaseTransform):
         color_format (str): Channel order of ``img``, ``'bgr'`` (what
             ``LoadVIReIDImage`` gives) or ``'rgb'``. Only the gray weights
             depend on it.
+        gray_backend (str): ``'cv2'`` (:func:`mmcv.bgr2gray`) or
+            ``'pillow'`` (PIL's ``convert('L')``, what torchvision's
+            ``RandomGrayscale`` applies to a PIL image; uint8 images only).
+            Defaults to ``'cv2'``.
     """
 
     #: Names of the ``__init__`` arguments shown by ``__repr__`` before
@@ -46,13 +54,18 @@ class BaseChannelTransform(BaseTransform):
 
     def __init__(self,
                  modalities: ModalitiesType,
-                 color_format: str = 'bgr') -> None:
+                 color_format: str = 'bgr',
+                 gray_backend: str = 'cv2') -> None:
         name = type(self).__name__
         self.modalities = parse_modalities(modalities, f'{name}: modalities')
         if color_format not in ('bgr', 'rgb'):
             raise ValueError(f"{name}: color_format must be 'bgr' or 'rgb', "
                              f'got {color_format!r}')
+        if gray_backend not in ('cv2', 'pillow'):
+            raise ValueError(f"{name}: gray_backend must be 'cv2' or "
+                             f"'pillow', got {gray_backend!r}")
         self.color_format = color_format
+        self.gray_backend = gray_backend
 
     def _random_op(self) -> Optional[int]:
         """Draw the operation: ``None``, a channel index or :data:`GRAY`."""
@@ -84,13 +97,25 @@ class BaseChannelTransform(BaseTransform):
         if op is None:
             return results
         if op == GRAY:
-            to_gray = mmcv.bgr2gray if self.color_format == 'bgr' \
-                else mmcv.rgb2gray
-            channel = to_gray(img, keepdim=True)
+            channel = self._gray(img, results.get('img_path'))
         else:
             channel = img[..., op:op + 1]
         results['img'] = np.repeat(channel, 3, axis=2)
         return results
+
+    def _gray(self, img: np.ndarray, img_path) -> np.ndarray:
+        """The luminance of ``img`` (H, W, 3), shape (H, W, 1)."""
+        if self.gray_backend == 'cv2':
+            to_gray = mmcv.bgr2gray if self.color_format == 'bgr' \
+                else mmcv.rgb2gray
+            return to_gray(img, keepdim=True)
+        if img.dtype != np.uint8:
+            raise ValueError(
+                f"{type(self).__name__}: gray_backend='pillow' needs a uint8 "
+                f'image, item {img_path!r} has {img.dtype}')
+        rgb = img[..., ::-1] if self.color_format == 'bgr' else img
+        gray = Image.fromarray(np.ascontiguousarray(rgb)).convert('L')
+        return np.asarray(gray)[..., None]
 
     def __repr__(self) -> str:
         args = [f'{arg}={getattr(self, arg)!r}' for arg in self.REPR_ARGS]

@@ -18,7 +18,9 @@ class ModalityRandomGrayscale(BaseChannelTransform):
     ``RandomGrayscale(p=0.5)`` on the visible images). Written here rather
     than reusing mmcv's ``RandomGrayscale`` because that one cannot be
     restricted to a modality and truncates the weighted sum (a gray pixel of
-    23 comes out 22); this one rounds, through :func:`mmcv.bgr2gray`.
+    23 comes out 22); this one rounds, through :func:`mmcv.bgr2gray`, or
+    through PIL as torchvision does with ``gray_backend='pillow'`` (the
+    MCLNet recipe, pixel for pixel).
 
     **Required Keys:** ``img`` (H, W, 3), ``modality``.
 
@@ -30,6 +32,8 @@ class ModalityRandomGrayscale(BaseChannelTransform):
             to. Defaults to ``(RGB,)``.
         color_format (str): ``'bgr'`` or ``'rgb'``, channel order of
             ``img``. Defaults to ``'bgr'``.
+        gray_backend (str): ``'cv2'`` or ``'pillow'``, see
+            :class:`BaseChannelTransform`. Defaults to ``'cv2'``.
 
     Example:
         >>> train_pipeline = [
@@ -40,13 +44,14 @@ class ModalityRandomGrayscale(BaseChannelTransform):
         ... ]
     """
 
-    REPR_ARGS = ('prob', )
+    REPR_ARGS = ('prob', 'gray_backend')
 
     def __init__(self,
                  prob: float = 0.5,
                  modalities: ModalitiesType = (RGB, ),
-                 color_format: str = 'bgr') -> None:
-        super().__init__(modalities, color_format)
+                 color_format: str = 'bgr',
+                 gray_backend: str = 'cv2') -> None:
+        super().__init__(modalities, color_format, gray_backend)
         if not 0.0 <= prob <= 1.0:
             raise ValueError('ModalityRandomGrayscale: prob must be in '
                              f'[0, 1], got {prob!r}')

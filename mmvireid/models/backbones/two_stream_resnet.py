@@ -1,11 +1,12 @@
 """Two-stream wrapper around any mmpretrain ResNet-family backbone."""
+import copy
 from functools import partial
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
-from mmengine.model import BaseModule, ModuleList
+from mmengine.model import BaseModule, ModuleDict, ModuleList
 
 from mmvireid.registry import MODELS
 from ..utils.modality_routing import route_by_modality
@@ -29,6 +30,12 @@ def _stem_names(net: nn.Module) -> List[str]:
     return ['conv1', net.norm1_name, 'relu', 'maxpool']
 
 
+def _apply_non_local(non_local: nn.Module, block: nn.Module, inputs: tuple,
+                     output: torch.Tensor) -> torch.Tensor:
+    """Forward hook of a residual block: its output through ``non_local``."""
+    return non_local(output)
+
+
 @MODELS.register_module()
 class TwoStreamResNet(BaseModule):
     """Modality-specific first stages, shared later stages (AGW / MCLNet).
@@ -49,6 +56,12 @@ class TwoStreamResNet(BaseModule):
     The copies are mmpretrain modules whose unused parts are replaced by
     ``nn.Identity``, so their parameter names are the backbone's own
     (``streams.0.conv1.weight``, ``shared.layer4.0.conv1.weight``).
+    Optional non-local blocks (``non_local_blocks``, AGW) live beside them
+    (``non_local.layer3.0.g.conv.weight``), outside the wrapped backbone, so
+    neither its initialisation nor a pretrained checkpoint touches them;
+    each runs on the output of its residual block through a forward hook,
+    so a stage (``shared.layer3``) is still one module whose output comes
+    after its non-local blocks.
 
     Pretrained weights: a ``Pretrained`` ``init_cfg`` written in the wrapped
     backbone's config (as for any mmpretrain backbone) is read once and
@@ -65,6 +78,16 @@ class TwoStreamResNet(BaseModule):
         identical_streams (bool): Without a ``Pretrained`` checkpoint,
             start the IR stream as a copy of the randomly initialised RGB
             stream (a checkpoint always loads into both). Defaults to True.
+        non_local_blocks (Sequence[int], optional): Non-local blocks per
+            residual stage, each inserted after one of the stage's last
+            blocks, as AGW's ``embed_net`` places them (``model.py``
+            L153–228): ``(0, 2, 3, 0)`` puts one after each of the last 2
+            blocks of layer2 and of the last 3 of layer3 (AGW's ``--method
+            agw``). Only shared stages can hold them. Defaults to None
+            (none).
+        non_local_cfg (dict): Config of a non-local block, without
+            ``in_channels`` (the stage's width is filled in). Defaults to
+            ``dict(type='NonLocalBlock')``.
         init_cfg (dict, optional): Initialisation of the wrapper itself.
 
     Shapes:
@@ -89,6 +112,8 @@ class TwoStreamResNet(BaseModule):
                  backbone: dict,
                  num_specific_stages: int = 0,
                  identical_streams: bool = True,
+                 non_local_blocks: Optional[Sequence[int]] = None,
+                 non_local_cfg: dict = dict(type='NonLocalBlock'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.identical_streams = identical_streams
@@ -114,6 +139,49 @@ class TwoStreamResNet(BaseModule):
         for stream in self.streams:
             for name in stage_names[num_specific_stages:]:
                 setattr(stream, name, nn.Identity())
+        self.non_local = self._build_non_local(non_local_blocks,
+                                               non_local_cfg)
+
+    def _build_non_local(self, non_local_blocks: Optional[Sequence[int]],
+                         non_local_cfg: dict) -> ModuleDict:
+        """The non-local blocks of each shared stage, by stage name."""
+        blocks = ModuleDict()
+        if non_local_blocks is None:
+            return blocks
+        stage_names = list(self.shared.res_layers)
+        counts = tuple(non_local_blocks)
+        if len(counts) != len(stage_names):
+            raise ValueError(
+                f'TwoStreamResNet: non_local_blocks must give one count per '
+                f'residual stage ({len(stage_names)}), got {counts}')
+        for i, (name, count) in enumerate(zip(stage_names, counts)):
+            if count == 0:
+                continue
+            if i < self.num_specific_stages:
+                raise ValueError(
+                    f'TwoStreamResNet: non_local_blocks[{i}] = {count!r}, '
+                    f'but {name} is modality-specific (num_specific_stages='
+                    f'{self.num_specific_stages}); non-local blocks go into '
+                    'shared stages only')
+            stage = getattr(self.shared, name)
+            if not (isinstance(count, int) and 0 < count <= len(stage)):
+                raise ValueError(
+                    f'TwoStreamResNet: non_local_blocks[{i}] must be an int '
+                    f'in [0, {len(stage)}] ({name} has {len(stage)} blocks), '
+                    f'got {count!r}')
+            cfg = copy.deepcopy(non_local_cfg)
+            cfg['in_channels'] = stage[-1].out_channels
+            blocks[name] = ModuleList(
+                [MODELS.build(cfg) for _ in range(count)])
+            # Run by the stage itself (a forward hook on each of its last
+            # blocks), so the stage stays one module that runs once per
+            # forward: hooks on ``shared.layer3`` (Grad-CAM) see its output
+            # after the non-local blocks.
+            for block, non_local in zip(list(stage)[-count:],
+                                        blocks[name]):
+                block.register_forward_hook(
+                    partial(_apply_non_local, non_local))
+        return blocks
 
     def init_weights(self):
         super().init_weights()

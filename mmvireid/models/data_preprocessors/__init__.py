@@ -1,3 +1,4 @@
+from .batch_random_erasing import BatchRandomErasing
 from .vireid_data_preprocessor import VIReIDDataPreprocessor
 
-__all__ = ['VIReIDDataPreprocessor']
+__all__ = ['BatchRandomErasing', 'VIReIDDataPreprocessor']

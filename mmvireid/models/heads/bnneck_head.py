@@ -28,6 +28,10 @@ class BNNeckHead(BaseModule):
         test_feature (str): Retrieval feature: ``'bn'`` (BN-neck output),
             ``'pool'`` (pooled feature) or ``'concat'`` (both).
             Defaults to ``'bn'``.
+        bnneck_init_std (float): Standard deviation of the normal draw of
+            the BN-neck weight around 1 at initialisation; 0 sets it to 1.
+            The AGW and MCLNet codes draw N(1, 0.01²) (AGW ``model.py``
+            L80–82). Defaults to 0.
 
     Shapes:
         - inputs: a tuple of (N, D) pooled features (the last one is used).
@@ -49,6 +53,7 @@ class BNNeckHead(BaseModule):
                  loss_triplet: Optional[dict] = dict(
                      type='TripletLoss', margin=0.3, loss_weight=1.0),
                  test_feature: str = 'bn',
+                 bnneck_init_std: float = 0.,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if loss_id is not None and num_classes <= 0:
@@ -57,7 +62,11 @@ class BNNeckHead(BaseModule):
         if test_feature not in ('bn', 'pool', 'concat'):
             raise ValueError("BNNeckHead: test_feature must be 'bn', 'pool' "
                              f"or 'concat', got {test_feature!r}")
+        if bnneck_init_std < 0:
+            raise ValueError('BNNeckHead: bnneck_init_std must be >= 0, got '
+                             f'{bnneck_init_std}')
         self.in_channels = in_channels
+        self.bnneck_init_std = bnneck_init_std
         self.num_classes = num_classes
         self.test_feature = test_feature
         self.bnneck = nn.BatchNorm1d(in_channels)
@@ -70,7 +79,7 @@ class BNNeckHead(BaseModule):
 
     def init_weights(self):
         super().init_weights()
-        nn.init.constant_(self.bnneck.weight, 1.0)
+        nn.init.normal_(self.bnneck.weight, 1.0, self.bnneck_init_std)
         nn.init.constant_(self.bnneck.bias, 0.0)
         if self.classifier is not None:
             nn.init.normal_(self.classifier.weight, std=0.001)

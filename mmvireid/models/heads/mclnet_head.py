@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
 from mmvireid.registry import MODELS
@@ -10,7 +11,7 @@ from .bnneck_head import BNNeckHead
 
 @MODELS.register_module()
 class MCLNetHead(BNNeckHead):
-    """Head of MCLNet (Qian & Tang, Sensors 2025) on S stage features.
+    r"""Head of MCLNet (Qian & Tang, Sensors 2025) on S stage features.
 
     Takes the pooled features (f_1, ..., f_S) of a deep-supervision neck
     (:class:`DeepSupervisionNeck`), f_S being the last stage's. The BN-neck,
@@ -29,6 +30,15 @@ class MCLNetHead(BNNeckHead):
       (:class:`HierarchicalKnowledgeSynergyLoss`), ``loss_weight`` on every
       ordered pair.
 
+    Besides the losses, a collapse diagnostic is logged for every stage (not
+    a loss: no gradient, not part of the total): ``cos_ones_s1`` ...
+    ``cos_ones_sS``, the batch mean of the cosine between f_s and the
+    all-ones vector. It is 1 when f_s is flat over its channels, which is
+    the trivial minimiser of HKS (a softmax over the channels at
+    temperature 1 is then uniform for every stage); flat features are all
+    parallel, and SupCon then sits at its chance value
+    :math:`\tau \ln(N - 1)` times its weight (see ``configs/mclnet``).
+
     Args:
         in_channels (int): Feature dimension D. Defaults to 2048.
         num_classes (int): Number of training identities C.
@@ -43,6 +53,7 @@ class MCLNetHead(BNNeckHead):
             ordered pair.
         test_feature (str): ``'bn'``, ``'pool'`` or ``'concat'`` of f_S, as
             in :class:`BNNeckHead`. Defaults to ``'bn'``.
+        bnneck_init_std (float): See :class:`BNNeckHead`. Defaults to 0.
 
     Shapes:
         - inputs: a tuple of S (N, D) features; ``loss`` reads ``gt_label``
@@ -84,6 +95,7 @@ class MCLNetHead(BNNeckHead):
                      temperature=1.0,
                      loss_weight=5.0),
                  test_feature: str = 'bn',
+                 bnneck_init_std: float = 0.,
                  init_cfg: Optional[dict] = None):
         super().__init__(
             in_channels=in_channels,
@@ -91,6 +103,7 @@ class MCLNetHead(BNNeckHead):
             loss_id=loss_id,
             loss_triplet=loss_triplet,
             test_feature=test_feature,
+            bnneck_init_std=bnneck_init_std,
             init_cfg=init_cfg)
         self.loss_mmd = MODELS.build(loss_mmd) if loss_mmd else None
         self.loss_supcon = MODELS.build(loss_supcon) if loss_supcon else None
@@ -109,7 +122,8 @@ class MCLNetHead(BNNeckHead):
                 (from the data preprocessor).
 
         Returns:
-            dict[str, torch.Tensor]: Scalar losses (and ``accuracy``).
+            dict[str, torch.Tensor]: Scalar losses, ``accuracy`` and the
+            ``cos_ones_s*`` diagnostics.
         """
         if self.loss_hks is not None and len(feats) < 2:
             raise ValueError('MCLNetHead: loss_hks needs the features of at '
@@ -126,4 +140,8 @@ class MCLNetHead(BNNeckHead):
                 losses[f'loss_supcon_s{s}'] = self.loss_supcon(feat, labels)
         if self.loss_hks is not None:
             losses['loss_hks'] = self.loss_hks(pooled)
+        with torch.no_grad():
+            for s, feat in enumerate(pooled, start=1):
+                losses[f'cos_ones_s{s}'] = F.normalize(
+                    feat.float(), dim=1).sum(dim=1).mean() / feat.size(1)**0.5
         return losses

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmvireid.registry import MODELS
+from ..utils.precision import float32_forward
 
 
 @MODELS.register_module()
@@ -28,26 +29,47 @@ class HierarchicalKnowledgeSynergyLoss(nn.Module):
     gradient, :math:`p_j` is a fixed target. No :math:`T^2` factor is applied
     (MCLNet uses :math:`T = 1`, where it makes no difference).
 
+    As the released ``KL_divergence`` (MCLNet ``loss.py`` L335–346), both
+    distributions are smoothed before the KL,
+    :math:`\tilde p = (p + \epsilon) / (1 + C \epsilon)` with ``eps``
+    :math:`\epsilon = 10^{-8}` and :math:`C` channels; ``eps=0`` gives the
+    plain KL (a relative difference of about 5.6e-5 for 2048 channels). The
+    loss is computed in float32 under ``torch.autocast``
+    (:func:`float32_forward`).
+
+    At :math:`T = 1` on raw pooled features, features flat over the
+    channels minimise the loss trivially (every softmax uniform, every KL
+    0), and flat features are all parallel, which leaves a contrastive loss
+    on them at chance (``configs/mclnet/README.md``).
+
     Args:
         temperature (float): Softmax temperature :math:`T`, > 0.
             Defaults to 1.0.
+        eps (float): Smoothing :math:`\epsilon` of both distributions,
+            >= 0. Defaults to 1e-8 (the released code).
         loss_weight (float): Weight of the summed loss. Defaults to 1.0.
 
     Example:
         >>> loss = dict(type='HierarchicalKnowledgeSynergyLoss',
-        ...             temperature=1.0, loss_weight=5.0)
+        ...             temperature=1.0, eps=1e-8, loss_weight=5.0)
     """
 
     def __init__(self,
                  temperature: float = 1.0,
+                 eps: float = 1e-8,
                  loss_weight: float = 1.0) -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError('HierarchicalKnowledgeSynergyLoss: temperature '
                              f'must be > 0, got {temperature}')
+        if eps < 0:
+            raise ValueError('HierarchicalKnowledgeSynergyLoss: eps must be '
+                             f'>= 0, got {eps}')
         self.temperature = temperature
+        self.eps = eps
         self.loss_weight = loss_weight
 
+    @float32_forward
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
         """Compute the loss.
 
@@ -67,8 +89,14 @@ class HierarchicalKnowledgeSynergyLoss(nn.Module):
             raise ValueError('HierarchicalKnowledgeSynergyLoss: feats must '
                              'all have the same shape (N, C), got '
                              f'{[tuple(f.shape) for f in feats]}')
-        logits = torch.stack(list(feats)) / self.temperature  # (S, N, C)
-        log_p = F.log_softmax(logits, dim=2)
+        logits = torch.stack(list(feats))  # (S, N, C)
+        logits = logits / self.temperature
+        if self.eps > 0:
+            num_channels = logits.size(2)
+            log_p = ((F.softmax(logits, dim=2) + self.eps) /
+                     (1 + num_channels * self.eps)).log()
+        else:
+            log_p = F.log_softmax(logits, dim=2)
         log_q = log_p.detach()  # the targets sg(p_j)
         # kl[i, j, n] = KL(sg(p_j[n]) || p_i[n]), summed over channels.
         kl = (log_q.exp()[None] * (log_q[None] - log_p[:, None])).sum(dim=3)

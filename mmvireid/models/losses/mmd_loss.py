@@ -4,6 +4,7 @@ from torch import nn
 
 from mmvireid.registry import MODELS
 from mmvireid.structures import IR, RGB
+from ..utils.precision import float32_forward
 
 
 @MODELS.register_module()
@@ -29,6 +30,15 @@ class ClassWiseMMDLoss(nn.Module):
     of :math:`\mathrm{MMD}^2` over those pids, times ``loss_weight``; a batch
     without such a pid gives 0 (with an all-zero gradient path to ``feats``).
 
+    The squared distances come from direct differences of the features of
+    each same-``pid`` pair, as in the released ``MarginMMD_Loss`` (MCLNet
+    ``loss.py`` L203–205), and everything is computed in float32 under
+    ``torch.autocast`` (:func:`float32_forward`): the expanded
+    :math:`\|a\|^2 + \|b\|^2 - 2 a \cdot b` loses every digit in
+    bfloat16 when the features are close. The released code also adds 1e-9
+    to every bandwidth, which is not done here (a relative 1e-11 at the
+    bandwidths of pooled ReID features).
+
     Args:
         kernel_mul (float): Ratio between neighbouring bandwidths.
             Defaults to 2.0.
@@ -53,6 +63,7 @@ class ClassWiseMMDLoss(nn.Module):
         self.kernel_num = kernel_num
         self.loss_weight = loss_weight
 
+    @float32_forward
     def forward(self, feats: torch.Tensor, labels: torch.Tensor,
                 modalities: torch.Tensor) -> torch.Tensor:
         """Compute the loss.
@@ -78,9 +89,10 @@ class ClassWiseMMDLoss(nn.Module):
             raise ValueError('ClassWiseMMDLoss: modalities must be RGB (0) or '
                              f'IR (1), got values {modalities.unique()}')
 
-        # Vectorised over pids: all pids share one (N, N) kernel matrix, of
-        # which only the same-pid blocks are used. A pid's MMD^2 is w^T K w
-        # over its block, with w = 1/|X| on its RGB and -1/|Y| on its IR rows.
+        # Vectorised over pids, on the same-pid pairs of the valid pids only
+        # (sum of the squared group sizes, not N^2): a pid's MMD^2 is
+        # sum_ij w_i w_j k(i, j) over its pairs, with w = 1/|X| on its RGB
+        # and -1/|Y| on its IR samples.
         _, pid_index = labels.unique(return_inverse=True)
         is_rgb = modalities == RGB
         num_pids = int(pid_index.max()) + 1
@@ -90,20 +102,22 @@ class ClassWiseMMDLoss(nn.Module):
         if not valid.any():
             return feats.sum() * 0.
         row_valid = valid[pid_index]
-        block = (pid_index[:, None] == pid_index[None, :]) & row_valid[:, None]
+        first, second = torch.nonzero(
+            (pid_index[:, None] == pid_index[None, :]) & row_valid[:, None],
+            as_tuple=True)
+        pair_pid = pid_index[first]
 
-        # Expanded form: no (N, N, D) difference tensor. Rounding can leave
-        # tiny values on the diagonal, which is set to its exact value 0.
-        sq_norm = feats.pow(2).sum(dim=1)
-        diagonal = torch.eye(len(feats), dtype=torch.bool, device=feats.device)
-        sq_dist = (sq_norm[:, None] + sq_norm[None, :] - 2 * feats @ feats.t())
-        sq_dist = sq_dist.clamp_min(0.).masked_fill(diagonal, 0.)  # (N, N)
+        # Squared distances from direct differences, as the released
+        # MarginMMD_Loss computes them: the expanded |a|^2 + |b|^2 - 2 a.b
+        # cancels badly when the features are close (0 exactly on the
+        # diagonal here).
+        sq_dist = (feats[first] - feats[second]).pow(2).sum(dim=1)  # (M,)
 
         # Base bandwidth of each pid: mean squared distance between distinct
         # samples of its joint set (>= 2 samples for a valid pid), detached.
         num_joint = (num_rgb + num_ir).clamp_min(2)
         pair_sum = feats.new_zeros(num_pids).index_add(
-            0, pid_index, (sq_dist.detach() * block).sum(dim=1))
+            0, pair_pid, sq_dist.detach())
         base = pair_sum / (num_joint * (num_joint - 1))
         # A pid whose samples all coincide has base 0; its distances are 0
         # too, so any positive bandwidth gives the same kernel value.
@@ -111,15 +125,13 @@ class ClassWiseMMDLoss(nn.Module):
         exponents = torch.arange(self.kernel_num,
                                  dtype=feats.dtype,
                                  device=feats.device) - self.kernel_num // 2
-        bandwidths = base[pid_index][:, None] * self.kernel_mul**exponents
-        # (N, N, kernel_num) -> (N, N); row i uses the bandwidths of its pid.
-        kernel = torch.exp(-sq_dist[:, :, None] / bandwidths[:, None, :])
-        kernel = kernel.sum(dim=2)
+        bandwidths = base[pair_pid][:, None] * self.kernel_mul**exponents
+        kernel = torch.exp(-sq_dist[:, None] / bandwidths).sum(dim=1)  # (M,)
 
         rgb_weight = 1. / num_rgb.clamp_min(1).to(feats)
         ir_weight = -1. / num_ir.clamp_min(1).to(feats)
         weight = torch.where(is_rgb, rgb_weight[pid_index],
                              ir_weight[pid_index])
-        mmd_sum = (weight[:, None] * weight[None, :] * kernel * block).sum()
+        mmd_sum = (weight[first] * weight[second] * kernel).sum()
         loss = mmd_sum / valid.sum()
         return self.loss_weight * loss

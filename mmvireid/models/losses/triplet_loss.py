@@ -4,6 +4,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmvireid.registry import MODELS
+from ..utils.precision import float32_forward
 
 
 def pairwise_euclidean(feats: torch.Tensor) -> torch.Tensor:
@@ -30,6 +31,7 @@ class TripletLoss(nn.Module):
     (Ye et al. 2021): positives and negatives weighted by a softmax of their
     distance (resp. negative distance), soft margin, no margin parameter.
     As in AGW, the positive set includes the anchor itself (distance 0).
+    Computed in float32 under ``torch.autocast`` (:func:`float32_forward`).
 
     Args:
         margin (float): Hinge margin of ``'hard'`` mining. Defaults to 0.3.
@@ -56,6 +58,7 @@ class TripletLoss(nn.Module):
         self.mining = mining
         self.loss_weight = loss_weight
 
+    @float32_forward
     def forward(self, feats: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor:
         dist = pairwise_euclidean(feats)

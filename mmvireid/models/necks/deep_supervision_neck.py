@@ -36,6 +36,14 @@ class DeepSupervisionNeck(BaseModule):
     3 blocks) and layer2 (512, 2 blocks) per modality, layer3 (1024, 1 block)
     shared, every feature 2048-d.
 
+    The projections are auxiliary heads of training (deep supervision); the
+    retrieval feature comes from the last stage only. In eval mode the neck
+    therefore pools the last map alone and returns ``(f_S,)``, skipping the
+    projections: for MCLNet's ResNet-50 at 288x144 in eval mode (where both
+    modality branches run on every image) 1.49 of 8.12 GMAC per image, 18 %
+    (``torch.utils.flop_counter``); ``eval_all_stages=True`` returns all S
+    features in eval mode too (to analyse f_1 ... f_{S-1} on test images).
+
     Args:
         in_channels (Sequence[int]): Channels of the stage maps, in order.
             The last one must equal ``out_channels``.
@@ -52,11 +60,14 @@ class DeepSupervisionNeck(BaseModule):
         pooling (dict): Pooling of every map: mmpretrain's
             ``GeneralizedMeanPooling`` or ``GlobalAveragePooling``.
             Defaults to GeM with a fixed p = 3.
+        eval_all_stages (bool): Project and pool every stage in eval mode as
+            well. Defaults to False (eval mode: ``(f_S,)`` only).
 
     Shapes:
         - inputs: ``inputs``, a tuple of S maps (N, C_s, H_s, W_s);
           ``modality`` (N,) long in {0, 1}.
-        - outputs: a tuple of S features (f_1, ..., f_S), each (N, D).
+        - outputs: a tuple of S features (f_1, ..., f_S), each (N, D); in
+          eval mode ``(f_S,)`` unless ``eval_all_stages``.
 
     Example:
         >>> neck = dict(
@@ -78,6 +89,7 @@ class DeepSupervisionNeck(BaseModule):
                  projection: dict = dict(type='SeparableConvProjection'),
                  pooling: dict = dict(
                      type='GeneralizedMeanPooling', p=3.0, p_trainable=False),
+                 eval_all_stages: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         in_channels = tuple(in_channels)
@@ -94,6 +106,7 @@ class DeepSupervisionNeck(BaseModule):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.num_specific_projections = num_specific_projections
+        self.eval_all_stages = eval_all_stages
 
         def build_projection(channels: int) -> nn.Module:
             cfg = copy.deepcopy(projection)
@@ -123,7 +136,8 @@ class DeepSupervisionNeck(BaseModule):
                 0 (RGB) or 1 (IR).
 
         Returns:
-            tuple[torch.Tensor]: The S pooled features, each (N, D).
+            tuple[torch.Tensor]: The S pooled features, each (N, D); in eval
+            mode only ``(f_S,)`` unless ``eval_all_stages``.
         """
         if len(inputs) != len(self.in_channels):
             raise ValueError(
@@ -135,6 +149,8 @@ class DeepSupervisionNeck(BaseModule):
             raise ValueError(
                 f'DeepSupervisionNeck: stage maps have channels {channels}, '
                 f'expected in_channels={self.in_channels}')
+        if not (self.training or self.eval_all_stages):
+            return self.pooling((inputs[-1], ))
         maps = []
         for s, projection in enumerate(self.projections):
             if s < self.num_specific_projections:

@@ -1,6 +1,6 @@
 """Separable-conv projection head of MCLNet's deep supervision."""
 import math
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -15,36 +15,38 @@ class SeparableConvProjection(BaseModule):
     """Stack of separable-conv blocks that lifts a stage map to the final one.
 
     The auxiliary projection head of MCLNet (its ``SepConv``, from contrastive
-    deep supervision). Each block doubles the channels::
+    deep supervision; MCLNet ``model/resnet.py`` L28–42, L132–163). Each
+    block doubles the channels::
 
         depthwise 3x3 (stride s) -> 1x1 (C -> C)  -> BN -> ReLU ->
         depthwise 3x3 (stride 1) -> 1x1 (C -> 2C) -> BN -> ReLU
 
-    so ``num_blocks = log2(out_channels / in_channels)``. The default strides,
-    2 for every block but the last, take a ResNet stage to the final map of a
-    ResNet with last stride 1 (layer4 at the resolution of layer3). For a
-    288x144 input to ResNet-50:
+    so ``num_blocks = log2(out_channels / in_channels)``. Every block has
+    stride 2, as the released ``SepConv`` (its default ``stride=2``); for a
+    288x144 input to ResNet-50 (last stride 1, layer4 at 18x9) the
+    auxiliary maps end at 9x5:
 
     ============  ==================  ===========  ===================
     stage         input               num_blocks   output
     ============  ==================  ===========  ===================
-    layer1        (N, 256, 72, 36)    3            (N, 2048, 18, 9)
-    layer2        (N, 512, 36, 18)    2            (N, 2048, 18, 9)
-    layer3        (N, 1024, 18, 9)    1            (N, 2048, 18, 9)
+    layer1        (N, 256, 72, 36)    3            (N, 2048, 9, 5)
+    layer2        (N, 512, 36, 18)    2            (N, 2048, 9, 5)
+    layer3        (N, 1024, 18, 9)    1            (N, 2048, 9, 5)
     ============  ==================  ===========  ===================
 
-    ResNet-18/34 widths work the same way (``in_channels=64``,
-    ``out_channels=512``: 3 blocks). The head returns the map; pooling is the
-    model's.
+    ``last_stride=1`` keeps the last block at stride 1, which ends every map at
+    layer4's 18x9: the three heads of MCLNet at 288x144 then cost 1.93 instead
+    of 0.82 GMAC per training image, and backbone plus heads 7.06 instead of
+    5.95 GMAC (+19 %, ``torch.utils.flop_counter``). ResNet-18/34 widths work
+    the same way (``in_channels=64``, ``out_channels=512``: 3 blocks). The head
+    returns the map; pooling is the model's.
 
     Args:
         in_channels (int): Channels of the input map.
         out_channels (int): Channels of the output map; ``in_channels``
             times a power of 2 (at least 2). Defaults to 2048.
-        strides (Sequence[int], optional): Stride of the first depthwise conv
-            of each block, one per block. Defaults to None:
-            ``(2, ..., 2, 1)``. Use all 2 (as the original ``SepConv``) after a
-            backbone with last stride 2.
+        last_stride (int): Stride of the last block (1 or 2); every other
+            block has stride 2. Defaults to 2 (the released code).
         kernel_size (int): Kernel size of the depthwise convs. Defaults to 3.
         norm_cfg (dict): Norm layer after each 1x1 conv.
             Defaults to ``dict(type='BN')``.
@@ -60,7 +62,7 @@ class SeparableConvProjection(BaseModule):
     def __init__(self,
                  in_channels: int,
                  out_channels: int = 2048,
-                 strides: Optional[Sequence[int]] = None,
+                 last_stride: int = 2,
                  kernel_size: int = 3,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
@@ -73,15 +75,12 @@ class SeparableConvProjection(BaseModule):
                 'SeparableConvProjection: out_channels must be in_channels '
                 'times a power of 2 (>= 2), got in_channels='
                 f'{in_channels}, out_channels={out_channels}')
-        if strides is None:
-            strides = (2, ) * (num_blocks - 1) + (1, )
-        if len(strides) != num_blocks:
-            raise ValueError(
-                f'SeparableConvProjection: strides must give one stride per '
-                f'block ({num_blocks} for {in_channels} -> {out_channels} '
-                f'channels), got {tuple(strides)}')
+        if last_stride not in (1, 2):
+            raise ValueError('SeparableConvProjection: last_stride must be 1 '
+                             f'or 2, got {last_stride!r}')
         self.num_blocks = num_blocks
-        self.strides = tuple(strides)
+        #: Stride of the first depthwise conv of each block.
+        self.strides = (2, ) * (num_blocks - 1) + (last_stride, )
 
         blocks = []
         channels = in_channels

@@ -103,6 +103,36 @@ def test_batch_composition(dataset):
     assert set(seen) == set(drawable.tolist())
 
 
+def test_with_replacement_as_agw_and_mclnet(dataset):
+    """replace=True: the K images of an identity are K independent uniform
+    draws from its images (np.random.choice(pos, K) of the AGW / MCLNet
+    IdentitySampler), also when it has K or more."""
+    items = make_items()
+    pid = np.array([item['pid'] for item in items])
+    modality = np.array([item['modality'] for item in items])
+    sampler = build(dataset, replace=True)
+    # id 0 RGB: 5 images, K = 3 -> a block has a repeat with probability
+    # 1 - 5 * 4 * 3 / 5**3 = 0.52
+    own = np.flatnonzero((pid == 0) & (modality == RGB))
+    blocks, counts = [], Counter()
+    for epoch in range(200):
+        sampler.set_epoch(epoch)
+        for batch in batches(sampler):
+            for block in batch.reshape(2 * P, K):
+                if block[0] in own:
+                    assert set(block) <= set(own)
+                    blocks.append(len(set(block)) < K)
+                    counts.update(block.tolist())
+    assert np.mean(blocks) == pytest.approx(0.52, abs=0.06)
+    draws = np.array([counts[i] for i in own])
+    assert draws.min() > 0.85 * draws.mean()  # uniform over the 5 images
+    assert draws.max() < 1.15 * draws.mean()
+    # the layout of the batches is unchanged
+    for batch in batches(sampler):
+        assert (modality[batch[:P * K]] == RGB).all()
+        assert (modality[batch[P * K:]] == IR).all()
+
+
 def test_default_length_covers_the_larger_modality(dataset, monkeypatch):
     # 17 RGB and 14 IR images; P * K = 6 RGB per batch -> ceil(17 / 6) = 3
     assert len(build(dataset)) == 3 * 12

@@ -55,6 +55,31 @@ def test_only_listed_modalities():
 def test_bad_arguments_and_repr():
     with pytest.raises(ValueError, match='prob'):
         TRANSFORMS.build(dict(type='ModalityRandomGrayscale', prob=2))
+    with pytest.raises(ValueError, match="gray_backend must be 'cv2' or"):
+        TRANSFORMS.build(
+            dict(type='ModalityRandomGrayscale', gray_backend='pil'))
     assert repr(TRANSFORMS.build(dict(type='ModalityRandomGrayscale'))) == (
-        'ModalityRandomGrayscale(prob=0.5, modalities=(0,), '
-        "color_format='bgr')")
+        "ModalityRandomGrayscale(prob=0.5, gray_backend='cv2', "
+        "modalities=(0,), color_format='bgr')")
+
+
+@pytest.mark.parametrize('color_format', ['bgr', 'rgb'])
+def test_pillow_gray_equals_torchvision_random_grayscale(color_format):
+    """gray_backend='pillow' is, pixel for pixel, what torchvision's
+    RandomGrayscale gives for a PIL image (MCLNet's RGB transform), where
+    the cv2 luminance differs by 1 on some pixels."""
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (288, 144, 3), dtype=np.uint8)
+    expected = np.asarray(TF.rgb_to_grayscale(Image.fromarray(rgb), 3))
+    img = rgb[..., ::-1].copy() if color_format == 'bgr' else rgb
+    cfg = dict(type='ModalityRandomGrayscale', prob=1.0,
+               color_format=color_format, gray_backend='pillow')
+    out = apply(cfg, img=img)
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    assert np.array_equal(out, expected)
+    cfg['gray_backend'] = 'cv2'
+    assert (apply(cfg, img=img) != expected).any()
+    with pytest.raises(ValueError, match='needs a uint8 image'):
+        apply(dict(cfg, gray_backend='pillow'), img=img.astype(np.float32))

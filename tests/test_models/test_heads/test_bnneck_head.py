@@ -84,3 +84,16 @@ def test_bad_config():
         MODELS.build(dict(type='BNNeckHead', in_channels=8, num_classes=0))
     with pytest.raises(ValueError, match='test_feature'):
         make_head(test_feature='logits')
+
+
+def test_bnneck_init_std():
+    torch.manual_seed(0)
+    head = make_head(in_channels=4096, bnneck_init_std=0.01)
+    weight = head.bnneck.weight.detach()
+    assert weight.mean().item() == pytest.approx(1., abs=1e-3)
+    assert weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert torch.equal(head.bnneck.bias.detach(), torch.zeros(4096))
+    default = make_head()
+    assert torch.equal(default.bnneck.weight.detach(), torch.ones(8))
+    with pytest.raises(ValueError, match='bnneck_init_std must be >= 0'):
+        make_head(bnneck_init_std=-1.)

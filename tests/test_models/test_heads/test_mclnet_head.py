@@ -3,11 +3,11 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from mmvireid.structures import IR, RGB
 from mmvireid.models.losses import (ClassWiseMMDLoss,
                                     HierarchicalKnowledgeSynergyLoss,
                                     SupConLoss)
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
 
 DIM, NUM_CLASSES = 8, 3
 # 3 pids x (2 RGB + 2 IR), modalities interleaved
@@ -16,7 +16,8 @@ MODALITY = torch.tensor([RGB, IR, RGB, IR, IR, RGB, RGB, IR, RGB, IR, RGB,
                          IR])
 ALL_LOSSES = {
     'loss_id', 'accuracy', 'loss_mmd', 'loss_supcon_s1', 'loss_supcon_s2',
-    'loss_supcon_s3', 'loss_supcon_s4', 'loss_hks'
+    'loss_supcon_s3', 'loss_supcon_s4', 'loss_hks', 'cos_ones_s1',
+    'cos_ones_s2', 'cos_ones_s3', 'cos_ones_s4'
 }
 
 
@@ -52,7 +53,7 @@ def test_default_losses_named_and_equal_to_weighted_modules():
         losses['loss_id'],
         F.cross_entropy(bn @ head.classifier.weight.t(), LABELS))
     # the other terms: the standalone modules (weight 1) times the weights
-    # of methods.md section 3
+    # of docs/en/methods.md §3
     torch.testing.assert_close(
         losses['loss_mmd'],
         0.25 * ClassWiseMMDLoss(kernel_mul=2.0, kernel_num=5)(f4, LABELS,
@@ -169,3 +170,95 @@ def test_hks_needs_several_stages():
     head = make_head(loss_hks=None)
     losses = head.loss(stage_feats()[3:], samples(), MODALITY)
     assert {'loss_id', 'loss_mmd', 'loss_supcon_s1'} <= set(losses)
+
+
+def test_collapse_diagnostic_by_hand():
+    """cos_ones_s: batch mean of cos(f_s, 1); 1 for features flat over the
+    channels, 1/sqrt(C) for a one-hot feature, 0 for a feature with zero
+    sum."""
+    head = make_head(loss_mmd=None, loss_supcon=None)
+    num = len(LABELS)
+    flat = torch.full((num, DIM), 3.)
+    one_hot = torch.zeros(num, DIM)
+    one_hot[:, 2] = 5.
+    zero_sum = torch.tensor([1., -1.] * (DIM // 2)).repeat(num, 1)
+    mixed = torch.cat([flat[:num // 2], one_hot[num // 2:]])
+    losses = head.loss((flat, one_hot, zero_sum, mixed), samples(), MODALITY)
+    assert losses['cos_ones_s1'].item() == pytest.approx(1.)
+    assert losses['cos_ones_s2'].item() == pytest.approx(DIM**-0.5)
+    assert losses['cos_ones_s3'].item() == pytest.approx(0., abs=1e-7)
+    assert losses['cos_ones_s4'].item() == pytest.approx(
+        (1 + DIM**-0.5) / 2)
+    # an independent computation on random features
+    feats = stage_feats()
+    losses = head.loss(feats, samples(), MODALITY)
+    ones = torch.ones(DIM)
+    for s in range(4):
+        expected = F.cosine_similarity(feats[s], ones[None], dim=1).mean()
+        torch.testing.assert_close(losses[f'cos_ones_s{s + 1}'], expected)
+
+
+def test_diagnostic_is_logged_but_not_summed():
+    """MMEngine sums the entries whose name holds 'loss'; the diagnostics
+    carry no gradient and stay out of the total."""
+    model = MODELS.build(
+        dict(type='VIReID',
+             backbone=dict(type='TwoStreamResNet',
+                           num_specific_stages=2,
+                           backbone=dict(type='ResNet', depth=18,
+                                         base_channels=4,
+                                         strides=(1, 2, 2, 1),
+                                         out_indices=(0, 1, 2, 3))),
+             neck=dict(type='DeepSupervisionNeck',
+                       in_channels=(4, 8, 16, 32), out_channels=32),
+             head=dict(type='MCLNetHead', in_channels=32,
+                       num_classes=NUM_CLASSES)))
+    feats = tuple(f.repeat(1, 4).requires_grad_()
+                  for f in stage_feats())
+    losses = model.head.loss(feats, samples(), MODALITY)
+    assert all(not losses[f'cos_ones_s{s}'].requires_grad
+               for s in range(1, 5))
+    total, log_vars = model.parse_losses(losses)
+    assert set(log_vars) == set(losses) | {'loss'}
+    assert total.item() == pytest.approx(
+        sum(v.item() for k, v in losses.items() if k.startswith('loss_')),
+        rel=1e-6)
+
+
+def test_predict_skips_the_projections():
+    """VIReID.predict of an MCLNet model: the projection heads are not
+    called, and the features equal those of the model that runs them."""
+    model = MODELS.build(
+        dict(type='VIReID',
+             backbone=dict(type='TwoStreamResNet',
+                           num_specific_stages=2,
+                           backbone=dict(type='ResNet', depth=18,
+                                         base_channels=4,
+                                         strides=(1, 2, 2, 1),
+                                         out_indices=(0, 1, 2, 3))),
+             neck=dict(type='DeepSupervisionNeck',
+                       in_channels=(4, 8, 16, 32), out_channels=32),
+             head=dict(type='MCLNetHead', in_channels=32,
+                       num_classes=NUM_CLASSES)))
+    model.init_weights()
+    model.eval()
+    calls = []
+    for module in model.neck.projections.modules():
+        if type(module).__name__ == 'SeparableConvProjection':
+            module.register_forward_hook(lambda *args: calls.append(1))
+    torch.manual_seed(3)
+    images = torch.randn(4, 3, 64, 32)
+    modality = torch.tensor([RGB, IR, IR, RGB])
+
+    def features():
+        batch = [DataSample() for _ in range(4)]
+        with torch.no_grad():
+            model.predict(images, batch, modality)
+        return torch.stack([s.feature for s in batch])
+
+    skipped = features()
+    assert calls == []
+    model.neck.eval_all_stages = True
+    every = features()
+    assert len(calls) == 2 * 5  # the image and its flip, 5 heads each
+    assert torch.equal(skipped, every)

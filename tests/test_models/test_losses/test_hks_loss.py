@@ -43,7 +43,8 @@ def test_sums_ordered_pairs_like_loop_reference():
                 expected += F.kl_div(F.log_softmax(feats[i] / .5, dim=1),
                                      F.softmax(feats[j] / .5, dim=1),
                                      reduction='batchmean').item()
-    loss = HierarchicalKnowledgeSynergyLoss(.5, loss_weight=2.)(feats)
+    loss = HierarchicalKnowledgeSynergyLoss(.5, eps=0.,
+                                            loss_weight=2.)(feats)
     assert loss.item() == pytest.approx(2 * expected, rel=1e-5)
 
 
@@ -54,7 +55,8 @@ def test_gradient_of_two_stages_by_hand():
     f1 = torch.randn(3, 5, generator=gen, requires_grad=True)
     f2 = torch.randn(3, 5, generator=gen, requires_grad=True)
     temperature = 2.
-    HierarchicalKnowledgeSynergyLoss(temperature)([f1, f2]).backward()
+    HierarchicalKnowledgeSynergyLoss(temperature, eps=0.)([f1,
+                                                           f2]).backward()
     with torch.no_grad():
         p1 = F.softmax(f1 / temperature, dim=1)
         p2 = F.softmax(f2 / temperature, dim=1)
@@ -67,8 +69,8 @@ def test_each_stage_gets_gradient_only_as_student():
     feats = [
         torch.randn(4, 6, generator=gen, requires_grad=True) for _ in range(3)
     ]
-    grads = torch.autograd.grad(HierarchicalKnowledgeSynergyLoss()(feats),
-                                feats)
+    grads = torch.autograd.grad(
+        HierarchicalKnowledgeSynergyLoss(eps=0.)(feats), feats)
     for i in range(3):
         student = feats[i].detach().requires_grad_()
         as_student = sum(
@@ -89,6 +91,8 @@ def test_bad_input_raises():
         loss([torch.randn(3), torch.randn(3)])
     with pytest.raises(ValueError, match='temperature must be > 0'):
         HierarchicalKnowledgeSynergyLoss(temperature=-1.)
+    with pytest.raises(ValueError, match='eps must be >= 0'):
+        HierarchicalKnowledgeSynergyLoss(eps=-1e-8)
 
 
 def test_build_from_registry():
@@ -96,3 +100,54 @@ def test_build_from_registry():
         dict(type='HierarchicalKnowledgeSynergyLoss', loss_weight=5.))
     assert isinstance(loss, HierarchicalKnowledgeSynergyLoss)
     assert (loss.temperature, loss.loss_weight) == (1., 5.)
+
+
+def _released_kl(target_logits, logits, eps=1e-8):
+    """MCLNet's KL_divergence(target, student), restated: both softmaxes
+    smoothed to (p + eps) / (1 + C eps), KL summed over channels, batch
+    mean."""
+    p = F.softmax(target_logits, dim=1)
+    q = F.softmax(logits, dim=1)
+    num_classes = p.size(1)
+    p = (p + eps) / (1 + num_classes * eps)
+    q = (q + eps) / (1 + num_classes * eps)
+    return (p * (p / q).log()).sum(dim=1).mean()
+
+
+def test_smoothing_matches_released_kl_with_gradient():
+    gen = torch.Generator().manual_seed(3)
+    # 3 peaked stages: their softmaxes underflow to 0 in places, where the
+    # smoothing matters (a relative 1e-2 here)
+    feats = [(20 * torch.randn(5, 64, generator=gen,
+                               dtype=torch.float64)).requires_grad_()
+             for _ in range(3)]
+    loss = HierarchicalKnowledgeSynergyLoss(eps=1e-4, loss_weight=5.)(feats)
+    expected = 5 * sum(
+        _released_kl(feats[j].detach(), feats[i], eps=1e-4)
+        for i in range(3) for j in range(3) if i != j)
+    torch.testing.assert_close(loss, expected)
+    plain = HierarchicalKnowledgeSynergyLoss(eps=0., loss_weight=5.)(feats)
+    assert abs(plain.item() - loss.item()) > 1e-3 * loss.item()
+    torch.testing.assert_close(torch.autograd.grad(loss, feats),
+                               torch.autograd.grad(expected, feats))
+
+
+def test_default_is_the_released_smoothing():
+    gen = torch.Generator().manual_seed(4)
+    feats = [torch.randn(4, 2048, generator=gen, dtype=torch.float64)
+             for _ in range(4)]
+    loss = HierarchicalKnowledgeSynergyLoss()(feats)
+    expected = sum(
+        _released_kl(feats[j], feats[i]) for i in range(4)
+        for j in range(4) if i != j)
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)
+
+
+def test_float32_under_bf16_autocast(close_features):
+    feats = [close_features(32, 2048, 0.95, seed=s) for s in range(4)]
+    loss = HierarchicalKnowledgeSynergyLoss(loss_weight=5.)
+    expected = loss([f.double() for f in feats])
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        value = loss(feats)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(expected.item(), rel=1e-3)

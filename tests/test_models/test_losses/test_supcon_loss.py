@@ -109,3 +109,15 @@ def test_build_from_registry():
                              loss_weight=5.))
     assert isinstance(loss, SupConLoss)
     assert (loss.temperature, loss.loss_weight) == (.2, 5.)
+
+
+@pytest.mark.parametrize('cosine', [0.8, 0.99])
+def test_float32_under_bf16_autocast(cosine, close_features):
+    labels = torch.arange(4).repeat_interleave(4).repeat(2)
+    feats = close_features(32, 256, cosine, seed=4)
+    loss = SupConLoss(temperature=0.1, loss_weight=5.0)
+    expected = loss(feats.double(), labels)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        value = loss(feats, labels)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(expected.item(), rel=1e-3)

@@ -46,3 +46,15 @@ def test_loss_weight_and_gradient():
 def test_bad_mining():
     with pytest.raises(ValueError, match='mining'):
         TripletLoss(mining='semi')
+
+
+@pytest.mark.parametrize('mining', ['hard', 'weighted'])
+def test_float32_under_bf16_autocast(mining, close_features):
+    labels = torch.arange(8).repeat_interleave(4).repeat(2)
+    feats = close_features(64, 256, 0.99, seed=5)
+    loss = TripletLoss(mining=mining)
+    expected = loss(feats.double(), labels)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        value = loss(feats, labels)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(expected.item(), rel=1e-3)

@@ -53,7 +53,7 @@ def test_routing_matches_per_sample_computation():
     """Eval mode: every sample alone through the head of its own modality
     (BN uses running statistics, so a sample's output does not depend on
     its batch)."""
-    neck = make_neck()
+    neck = make_neck(eval_all_stages=True)
     # non-trivial running statistics, so a wrong head gives other numbers
     for module in neck.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -82,7 +82,7 @@ def test_routing_matches_per_sample_computation():
 
 
 def test_inference_gradients_match_the_per_sample_computation():
-    neck = make_neck()
+    neck = make_neck(eval_all_stages=True)
     for module in neck.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
@@ -139,7 +139,7 @@ def test_gradients_reach_only_the_own_modality_head():
 
 
 def test_single_modality_batch():
-    neck = make_neck()
+    neck = make_neck(eval_all_stages=True)
     neck.eval()
     maps = stage_maps(3)
     with torch.no_grad():
@@ -150,7 +150,8 @@ def test_single_modality_batch():
 
 
 def test_average_pooling_option():
-    neck = make_neck(pooling=dict(type='GlobalAveragePooling'))
+    neck = make_neck(pooling=dict(type='GlobalAveragePooling'),
+                     eval_all_stages=True)
     neck.eval()
     maps = stage_maps(2)
     with torch.no_grad():
@@ -171,8 +172,10 @@ def test_num_specific_projections_zero_shares_every_head():
     'depth, channels, out_channels',
     [(18, (64, 128, 256, 512), 512), (50, (256, 512, 1024, 2048), 2048)])
 def test_shapes_on_two_stream_resnet(depth, channels, out_channels):
-    """ResNet-18 and ResNet-50 widths (MCLNet split, last stride 1): every
-    projected map has the final map's shape; features are (N, D)."""
+    """ResNet-18 and ResNet-50 widths (MCLNet split, last stride 1) at
+    288x144: layer4's map is 18x9, the auxiliary maps are 9x5 (every
+    separable block at stride 2, as the released code); features are
+    (N, D)."""
     backbone = MODELS.build(
         dict(
             type='TwoStreamResNet',
@@ -186,20 +189,50 @@ def test_shapes_on_two_stream_resnet(depth, channels, out_channels):
         dict(
             type='DeepSupervisionNeck',
             in_channels=channels,
-            out_channels=out_channels))
+            out_channels=out_channels,
+            eval_all_stages=True))
     backbone.eval()
     neck.eval()
     modality = torch.tensor([RGB, IR])
     with torch.no_grad():
-        maps = backbone(torch.randn(2, 3, 64, 32), modality)
-        final = maps[3].shape
-        assert final == (2, out_channels, 4, 2)
-        assert neck.projections[0][RGB](maps[0]).shape == final
-        assert neck.projections[1][IR](maps[1]).shape == final
-        assert neck.projections[2](maps[2]).shape == final
+        maps = backbone(torch.randn(2, 3, 288, 144), modality)
+        assert maps[3].shape == (2, out_channels, 18, 9)
+        auxiliary = (2, out_channels, 9, 5)
+        assert neck.projections[0][RGB](maps[0]).shape == auxiliary
+        assert neck.projections[1][IR](maps[1]).shape == auxiliary
+        assert neck.projections[2](maps[2]).shape == auxiliary
         feats = neck(maps, modality)
     assert [tuple(f.shape) for f in feats] == [(2, out_channels)] * 4
     torch.testing.assert_close(feats[3], gem3(maps[3]))
+
+
+def test_eval_mode_pools_the_last_stage_only():
+    """The projections are training-only auxiliary heads: in eval mode they
+    are not called and the output is (f_S,), equal to the f_S of the full
+    computation."""
+    neck = make_neck()
+    for module in neck.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+    neck.eval()
+    calls = []
+    for projection in neck.projections.modules():
+        if isinstance(projection, SeparableConvProjection):
+            projection.register_forward_hook(
+                lambda *args: calls.append(args[0]))
+    modality = torch.tensor([IR, RGB, RGB])
+    maps = stage_maps(3)
+    with torch.no_grad():
+        feats = neck(maps, modality)
+        assert calls == []
+        neck.eval_all_stages = True
+        every = neck(maps, modality)
+        assert len(calls) == 5  # 2 + 2 modality-specific, 1 shared
+    assert len(feats) == 1 and len(every) == 4
+    assert torch.equal(feats[0], every[3])
+    torch.testing.assert_close(feats[0], gem3(maps[3]))
+    neck.train()
+    assert len(neck(maps, modality)) == 4
 
 
 def test_bad_config():
@@ -220,6 +253,7 @@ def test_bad_inputs():
              torch.tensor([RGB, IR]))
     with pytest.raises(ValueError, match=r'shape \(2,\)'):
         neck(maps, torch.tensor([RGB, IR, IR]))
+    neck.eval_all_stages = True
     for training in (True, False):
         neck.train(training)
         with pytest.raises(ValueError, match='RGB \\(0\\) or IR \\(1\\)'):

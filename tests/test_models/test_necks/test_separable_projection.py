@@ -17,24 +17,27 @@ def _block_params(cin, cout):
     [
         (256, 2048, (72, 36), 3),  # ResNet-50 layer1 at 288x144
         (512, 2048, (36, 18), 2),  # layer2
-        (1024, 2048, (18, 9), 1),  # layer3 (last stride 1: same size)
+        (1024, 2048, (18, 9), 1),  # layer3 (last stride 1: layer4's size)
         (64, 512, (72, 36), 3),  # ResNet-18 layer1
         (128, 512, (36, 18), 2),  # ResNet-18 layer2
         (256, 512, (18, 9), 1),  # ResNet-18 layer3
     ])
-def test_output_reaches_final_map(in_channels, out_channels, size, num_blocks):
+def test_auxiliary_maps_are_9x5_at_288x144(in_channels, out_channels, size,
+                                           num_blocks):
+    """Every block has stride 2, as the released SepConv: the auxiliary maps
+    of MCLNet end at 9x5 (layer4's map is 18x9); last_stride=1 keeps
+    layer4's 18x9."""
     neck = SeparableConvProjection(in_channels, out_channels)
     assert neck.num_blocks == num_blocks
+    assert neck.strides == (2, ) * num_blocks
+    with torch.no_grad():
+        out = neck(torch.randn(1, in_channels, *size))
+    assert out.shape == (1, out_channels, 9, 5)
+    neck = SeparableConvProjection(in_channels, out_channels, last_stride=1)
+    assert neck.strides == (2, ) * (num_blocks - 1) + (1, )
     with torch.no_grad():
         out = neck(torch.randn(1, in_channels, *size))
     assert out.shape == (1, out_channels, 18, 9)
-
-
-def test_strides_are_configurable():
-    neck = SeparableConvProjection(16, 128, strides=(2, 2, 2))
-    assert neck(torch.randn(1, 16, 72, 36)).shape == (1, 128, 9, 5)
-    neck = SeparableConvProjection(16, 32, strides=(2, ))
-    assert neck(torch.randn(1, 16, 18, 9)).shape == (1, 32, 9, 5)
 
 
 def test_parameter_count_by_hand():
@@ -53,7 +56,7 @@ def test_parameter_count_by_hand():
 def test_matches_hand_built_sepconv():
     """Same weights in the textbook SepConv stack give the same output."""
     torch.manual_seed(0)
-    neck = SeparableConvProjection(4, 16, strides=(2, 1))
+    neck = SeparableConvProjection(4, 16, last_stride=1)
     reference = []
     for channels, stride in ((4, 2), (8, 1)):
         reference += [
@@ -94,8 +97,8 @@ def test_bad_config_raises():
         SeparableConvProjection(256, 1536)
     with pytest.raises(ValueError, match='power of 2'):
         SeparableConvProjection(256, 256)
-    with pytest.raises(ValueError, match='one stride per block'):
-        SeparableConvProjection(256, 2048, strides=(2, 1))
+    with pytest.raises(ValueError, match='last_stride must be 1 or 2'):
+        SeparableConvProjection(256, 2048, last_stride=3)
 
 
 def test_build_from_registry():
@@ -104,4 +107,4 @@ def test_build_from_registry():
              in_channels=512,
              out_channels=2048))
     assert isinstance(neck, SeparableConvProjection)
-    assert neck.strides == (2, 1)
+    assert neck.strides == (2, 2)
