@@ -273,17 +273,17 @@ def _write_llcm(root: str, rng: np.random.Generator, persons: Dict,
         _write_lines(osp.join(root, name), index[modality])
 
 
-def make_synthetic_vireid(out_dir: str,
-                          layout: str,
-                          seed: int = 0,
-                          num_train_ids: int = 32,
-                          num_test_ids: int = 32,
-                          num_imgs_per_cam: int = 8,
-                          img_size: Tuple[int, int] = (128, 64),
-                          overwrite: bool = False,
-                          num_val_ids: Optional[int] = None,
-                          num_images: Optional[Dict[str, Tuple[int, int]]] = None
-                          ) -> str:
+def make_synthetic_vireid(
+        out_dir: str,
+        layout: str,
+        seed: int = 0,
+        num_train_ids: int = 32,
+        num_test_ids: int = 32,
+        num_imgs_per_cam: int = 8,
+        img_size: Tuple[int, int] = (128, 64),
+        overwrite: bool = False,
+        num_val_ids: Optional[int] = None,
+        num_images: Optional[Dict[str, Tuple[int, int]]] = None) -> str:
     """Write a small synthetic VI-ReID dataset in an official layout.
 
     The tree is ``out_dir/<SYSU-MM01|RegDB|LLCM>`` and the matching loader
