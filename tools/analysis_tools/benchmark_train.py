@@ -4,7 +4,8 @@ Two modes.
 
 ``train`` (default): for each config, in a process of its own (so that its
 peak memory is its own), builds MMEngine's runner as ``tools/train.py`` does
-and trains one epoch of ``--warmup + --iters`` iterations, with the
+and trains one epoch (``--epoch``, 0 by default: the epoch the schedules
+see, e.g. SPCL-ID's λ) of ``--warmup + --iters`` iterations, with the
 unsupervised configs' clustering before it and one evaluation after it
 (``--no-eval`` skips it). It reports
 
@@ -46,8 +47,7 @@ Example::
         configs/cluster_contrast/cluster_contrast_r50_sysu.py \\
         configs/spcl_id/spcl_id_r50_sysu.py \\
         --data-root data/sysu_full/SYSU-MM01 --img-size 32 16 --iters 10 \\
-        --cfg-options model.backbone.backbone.init_cfg=None \\
-        model.head.progressive.start=0.5 model.head.progressive.end=0.5 \\
+        --epoch 10 --cfg-options model.backbone.backbone.init_cfg=None \\
         --out work_dirs/benchmark_train.json
     python tools/analysis_tools/benchmark_train.py --mode head \\
         configs/cluster_contrast/cluster_contrast_r50_sysu.py \\
@@ -142,8 +142,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--epoch',
         type=float,
-        help='head mode: the epoch handed to the heads\' set_epoch '
-        '(default: half of the ramp, lambda = 0.5 with a linear ramp)')
+        help='the epoch trained (train mode, an int; default 0) or handed to '
+        'the heads\' set_epoch (head mode; default: half of the ramp, '
+        'lambda = 0.5 with a linear ramp)')
     parser.add_argument('--child-out', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -245,7 +246,8 @@ def train_config(args: argparse.Namespace, config: str, work_dir: str):
         cfg.model.channels_last = True
     cfg.train_dataloader.sampler.iters_per_epoch = args.warmup + args.iters
     cfg.train_dataloader.persistent_workers = False
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
+    cfg.train_cfg = dict(
+        by_epoch=True, max_epochs=int(args.epoch or 0) + 1, val_interval=1)
     if args.no_eval:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint = None
@@ -316,6 +318,8 @@ def run_training(args: argparse.Namespace, config: str) -> dict:
         priority = 'VERY_LOW'
 
         def before_train(self, runner):
+            # train epoch --epoch only (its schedules: lambda of SPCL-ID)
+            runner.train_loop._epoch = int(args.epoch or 0)
             model = get_ori_model(runner.model)
             model.data_preprocessor.forward = watch.wrap(
                 'preprocess', model.data_preprocessor.forward)
@@ -427,6 +431,8 @@ def run_training(args: argparse.Namespace, config: str) -> dict:
     result['iteration']['loader_images_per_s'] = loader_throughput(
         runner.train_dataloader, args.iters)
     result['num_train_images'] = len(runner.train_dataloader.dataset)
+    result['lambda'] = getattr(
+        get_ori_model(runner.model).head, 'progress_weight', None)
     if clustering:
         result['clustering'] = clustering
     if evaluation:
