@@ -11,6 +11,7 @@ from .jaccard_distance import jaccard_distance, sparse_jaccard
 from .k_reciprocal import (k_reciprocal_encoding, k_reciprocal_sets,
                            query_expansion)
 from .knn import exact_knn
+from .label_spaces import concat_pseudo_labels
 from .pseudo_labels import pseudo_labels
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     'query_expansion', 'sparse_jaccard', 'jaccard_distance', 'cluster_dbscan',
     'pseudo_labels', 'cluster_centroids', 'associate_clusters',
     'cross_modal_pseudo_labels', 'CrossModalPseudoLabels',
-    'check_clustering_args', 'clustering_ari', 'joint_pseudo_labels'
+    'check_clustering_args', 'clustering_ari', 'joint_pseudo_labels',
+    'concat_pseudo_labels'
 ]
