@@ -64,3 +64,19 @@ def test_benchmark_train_head_mode_interleaves_the_heads(capsys):
     assert heads[configs[0]]['lambda'] is None
     assert heads[configs[1]]['lambda'] == 0.5  # half of the ramp
     assert heads[configs[1]]['total_s'] > 0
+
+
+def test_train_speed_switches_set_the_model(monkeypatch):
+    """tools/train.py --bf16 --channels-last set the model's switches."""
+    from mmengine.config import Config
+    train = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
+    config = osp.join(CONFIGS, 'spcl_id', 'spcl_id_r18_synthetic_sysu.py')
+    for argv, dtype, channels_last in (
+        ([], None, None),
+        (['--bf16', '--channels-last'], 'bfloat16', True),
+    ):
+        monkeypatch.setattr('sys.argv', ['train.py', config] + argv)
+        cfg = train['merge_args'](Config.fromfile(config),
+                                  train['parse_args']())
+        assert cfg.model.get('autocast_dtype') == dtype
+        assert cfg.model.get('channels_last') == channels_last
