@@ -71,6 +71,7 @@ def test_train_speed_switches_set_the_model(monkeypatch):
     from mmengine.config import Config
     train = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
     config = osp.join(CONFIGS, 'spcl_id', 'spcl_id_r18_synthetic_sysu.py')
+    monkeypatch.setenv('LOCAL_RANK', '0')  # parse_args sets it
     for argv, dtype, channels_last in (
         ([], None, None),
         (['--bf16', '--channels-last'], 'bfloat16', True),

@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import runpy
 import shutil
 
 import numpy as np
@@ -257,7 +258,8 @@ def test_other_mmpretrain_backbones_train_a_step(tiny_sysu, tmp_path,
     assert not torch.equal(before, after)
 
 
-def test_untrained_evaluates_the_initialised_model(trained, tmp_path):
+def test_untrained_evaluates_the_initialised_model(trained, tmp_path,
+                                                   monkeypatch):
     cfg_path, _ = trained
     run_tool([
         'tools/test.py', cfg_path, '--untrained', '--work-dir',
@@ -286,6 +288,11 @@ def test_untrained_evaluates_the_initialised_model(trained, tmp_path):
     for key in expected:
         assert untrained[key] == pytest.approx(expected[key], abs=1e-3), key
 
+    # the refusals, in this process (they come before any model is built)
+    test = runpy.run_path(osp.join(REPO, 'tools', 'test.py'))
+    monkeypatch.setenv('LOCAL_RANK', '0')  # parse_args sets it
     for args in ([], [str(tmp_path / 'init' / 'init.pth'), '--untrained']):
-        with pytest.raises(AssertionError, match='exactly one of them'):
-            run_tool(['tools/test.py', cfg_path] + args)
+        monkeypatch.setattr('sys.argv', ['tools/test.py', cfg_path] + args)
+        with pytest.raises(SystemExit, match='exactly one of them'):
+            test['merge_args'](Config.fromfile(cfg_path),
+                               test['parse_args']())
