@@ -37,13 +37,21 @@ def test_train_writes_checkpoints_and_refuses_to_overwrite(trained):
     assert osp.isfile(run / 'epoch_2.pth')
 
 
-def test_new_run_refuses_any_checkpoint_file(trained, tmp_path):
+def test_new_run_refuses_any_checkpoint_file(trained, tmp_path,
+                                             monkeypatch):
+    """In this process: tools/train.py's arguments and its work-dir check,
+    which its main runs before it builds anything."""
     cfg, run = trained
     work = tmp_path / 'work'
     work.mkdir()
     shutil.copy(run / 'epoch_1.pth', work / 'epoch_1.pth')  # no pointer
-    with pytest.raises(AssertionError) as info:
-        run_tool(['tools/train.py', cfg, '--work-dir', str(work)])
+    train = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
+    monkeypatch.setenv('LOCAL_RANK', '0')  # parse_args sets it
+    monkeypatch.setattr('sys.argv',
+                        ['tools/train.py', cfg, '--work-dir', str(work)])
+    merged = train['merge_args'](Config.fromfile(cfg), train['parse_args']())
+    with pytest.raises(FileExistsError) as info:
+        train['check_work_dir'](merged)
     assert ('already holds checkpoint files of an earlier run (epoch_1.pth);'
             ' a new run would overwrite them. Pass --resume') in str(
                 info.value)
