@@ -46,6 +46,17 @@ def parse_args():
         default='float16',
         help='dtype of --amp (bfloat16 needs no loss scaling)')
     parser.add_argument(
+        '--bf16',
+        action='store_true',
+        help='run the model under bfloat16 autocast in training, '
+        'clustering extraction and evaluation (model.autocast_dtype); the '
+        'unsupervised losses and memories stay float32')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='parameters and images in the channels_last memory format '
+        '(model.channels_last)')
+    parser.add_argument(
         '--tensorboard',
         action='store_true',
         help='also write the scalars and images to TensorBoard (event files '
@@ -109,6 +120,11 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.dtype = args.amp_dtype
         if args.amp_dtype == 'float16':
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.bf16:
+        cfg.model.autocast_dtype = 'bfloat16'
+    if args.channels_last:
+        cfg.model.channels_last = True
 
     if args.resume == 'auto':
         resume_from = find_resume_checkpoint(cfg.work_dir)

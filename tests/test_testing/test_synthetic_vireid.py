@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from mmvireid.datasets import LLCMDataset, RegDBDataset, SYSUMM01Dataset
-from mmvireid.testing import make_synthetic_vireid
+from mmvireid.structures import IR, RGB
+from mmvireid.testing import make_synthetic_vireid, preset_kwargs
 
 TOOL = Path(__file__).parents[2] / 'tools' / 'dataset_converters' / \
     'make_synthetic_vireid.py'
@@ -138,6 +139,59 @@ def test_cli_writes_loadable_trees(tmp_path):
     assert not stale.exists()
 
 
+def test_presets_hold_the_official_counts():
+    sysu = preset_kwargs('sysu-full')
+    assert (sysu['num_train_ids'], sysu['num_val_ids'],
+            sysu['num_test_ids']) == (395, 99, 96)
+    assert sysu['num_images'] == dict(train=(22258, 11909),
+                                      test=(7813, 3803))
+    llcm = preset_kwargs('llcm-full')
+    assert (llcm['num_train_ids'], llcm['num_test_ids']) == (713, 351)
+    assert llcm['num_images'] == dict(train=(16946, 13975), test=(8680, 7166))
+    assert preset_kwargs('regdb-full')['num_train_ids'] == 206
+    small = preset_kwargs('sysu-full', scale=1 / 32)
+    assert small['num_images']['train'] == (696, 372)
+    assert (small['num_train_ids'], small['num_val_ids']) == (12, 3)
+    with pytest.raises(ValueError, match='scale must be in'):
+        preset_kwargs('sysu-full', scale=2)
+    with pytest.raises(ValueError, match='preset must be one of'):
+        preset_kwargs('market-full')
+
+
+def modality_counts(dataset):
+    modalities = dataset.modalities
+    return int((modalities == RGB).sum()), int((modalities == IR).sum())
+
+
+@pytest.mark.parametrize('preset', ['sysu-full', 'llcm-full'])
+def test_scaled_presets_write_exact_counts(tmp_path, preset):
+    kwargs = preset_kwargs(preset, scale=1 / 64)
+    root = make_synthetic_vireid(str(tmp_path), img_size=(32, 16), **kwargs)
+    dataset_cls = SYSUMM01Dataset if preset == 'sysu-full' else LLCMDataset
+    train = dataset_cls(root, split='train')
+    test = dataset_cls(root, split='test')
+    assert train.num_pids == kwargs['num_train_ids']
+    assert test.num_pids == kwargs['num_test_ids']
+    assert modality_counts(train) == kwargs['num_images']['train']
+    assert modality_counts(test) == kwargs['num_images']['test']
+    if preset == 'sysu-full':
+        val = Path(root, 'exp', 'val_id.txt').read_text().split(',')
+        assert len(val) == kwargs['num_val_ids']
+
+
+def test_cli_preset(tmp_path):
+    main = runpy.run_path(str(TOOL))['main']
+    main(['--preset', 'regdb-full', '--scale', '0.02', '--out',
+          str(tmp_path), '--img-size', '32', '16'])
+    regdb = RegDBDataset(str(tmp_path / 'RegDB'))
+    assert regdb.num_pids == 4 and len(regdb) == 4 * 10 * 2
+    with pytest.raises(SystemExit):
+        main(['--preset', 'sysu-full', '--layout', 'sysu', '--out',
+              str(tmp_path)])
+    with pytest.raises(SystemExit):
+        main(['--layout', 'sysu', '--scale', '0.5', '--out', str(tmp_path)])
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match='layout must be one of'):
         make_synthetic_vireid(str(tmp_path), 'market')
@@ -145,6 +199,16 @@ def test_bad_arguments(tmp_path):
         make_synthetic_vireid(str(tmp_path), 'sysu', num_train_ids=1)
     with pytest.raises(ValueError, match='img_size'):
         make_synthetic_vireid(str(tmp_path), 'sysu', img_size=(8, 4))
+    with pytest.raises(ValueError, match='num_images must be'):
+        make_synthetic_vireid(str(tmp_path), 'regdb',
+                              num_images=dict(train=(2, 2), test=(2, 2)))
+    with pytest.raises(ValueError, match='every id needs one'):
+        make_synthetic_vireid(str(tmp_path), 'sysu', num_train_ids=4,
+                              num_test_ids=2,
+                              num_images=dict(train=(3, 4), test=(2, 2)))
+    with pytest.raises(ValueError, match='num_val_ids must be in'):
+        make_synthetic_vireid(str(tmp_path), 'sysu', num_train_ids=4,
+                              num_val_ids=4)
 
 
 @pytest.mark.parametrize('layout,constants', [

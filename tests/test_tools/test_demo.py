@@ -1,6 +1,7 @@
 """demo/vireid_demo.py: a query folder against a gallery folder."""
 import csv
 import os.path as osp
+import runpy
 
 import mmcv
 import pytest
@@ -53,12 +54,18 @@ def test_demo_writes_ranked_lists(tiny_sysu, tmp_path):
     assert osp.isfile(osp.join(REPO, 'demo', 'vireid_demo.py'))
 
 
-def test_demo_refuses_bad_input(tiny_sysu, tmp_path):
+def test_demo_refuses_bad_input(tiny_sysu, tmp_path, capsys):
+    """In this process: the demo refuses before it builds a model (the
+    script's own process runs in test_demo_writes_ranked_lists)."""
+    main = runpy.run_path(osp.join(REPO, 'demo', 'vireid_demo.py'))['main']
     config = write_tiny_config(tmp_path / 'tiny.py', tiny_sysu)
-    with pytest.raises(AssertionError, match='--query-modality must be'):
-        run_tool(['demo/vireid_demo.py', tiny_sysu, tiny_sysu, config,
-                  'x.pth', '--query-modality', 'depth'])
+    with pytest.raises(SystemExit) as error:
+        main([
+            tiny_sysu, tiny_sysu, config, 'x.pth', '--query-modality',
+            'depth'
+        ])
+    assert error.value.code == 2
+    assert '--query-modality must be' in capsys.readouterr().err
     (tmp_path / 'empty').mkdir()
-    with pytest.raises(AssertionError, match='holds no image'):
-        run_tool(['demo/vireid_demo.py', str(tmp_path / 'empty'), tiny_sysu,
-                  config, 'x.pth'])
+    with pytest.raises(ValueError, match='holds no image'):
+        main([str(tmp_path / 'empty'), tiny_sysu, config, 'x.pth'])

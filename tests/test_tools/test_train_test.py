@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import runpy
 import shutil
 
 import numpy as np
@@ -36,13 +37,21 @@ def test_train_writes_checkpoints_and_refuses_to_overwrite(trained):
     assert osp.isfile(run / 'epoch_2.pth')
 
 
-def test_new_run_refuses_any_checkpoint_file(trained, tmp_path):
+def test_new_run_refuses_any_checkpoint_file(trained, tmp_path,
+                                             monkeypatch):
+    """In this process: tools/train.py's arguments and its work-dir check,
+    which its main runs before it builds anything."""
     cfg, run = trained
     work = tmp_path / 'work'
     work.mkdir()
     shutil.copy(run / 'epoch_1.pth', work / 'epoch_1.pth')  # no pointer
-    with pytest.raises(AssertionError) as info:
-        run_tool(['tools/train.py', cfg, '--work-dir', str(work)])
+    train = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
+    monkeypatch.setenv('LOCAL_RANK', '0')  # parse_args sets it
+    monkeypatch.setattr('sys.argv',
+                        ['tools/train.py', cfg, '--work-dir', str(work)])
+    merged = train['merge_args'](Config.fromfile(cfg), train['parse_args']())
+    with pytest.raises(FileExistsError) as info:
+        train['check_work_dir'](merged)
     assert ('already holds checkpoint files of an earlier run (epoch_1.pth);'
             ' a new run would overwrite them. Pass --resume') in str(
                 info.value)
@@ -257,7 +266,8 @@ def test_other_mmpretrain_backbones_train_a_step(tiny_sysu, tmp_path,
     assert not torch.equal(before, after)
 
 
-def test_untrained_evaluates_the_initialised_model(trained, tmp_path):
+def test_untrained_evaluates_the_initialised_model(trained, tmp_path,
+                                                   monkeypatch):
     cfg_path, _ = trained
     run_tool([
         'tools/test.py', cfg_path, '--untrained', '--work-dir',
@@ -286,6 +296,11 @@ def test_untrained_evaluates_the_initialised_model(trained, tmp_path):
     for key in expected:
         assert untrained[key] == pytest.approx(expected[key], abs=1e-3), key
 
+    # the refusals, in this process (they come before any model is built)
+    test = runpy.run_path(osp.join(REPO, 'tools', 'test.py'))
+    monkeypatch.setenv('LOCAL_RANK', '0')  # parse_args sets it
     for args in ([], [str(tmp_path / 'init' / 'init.pth'), '--untrained']):
-        with pytest.raises(AssertionError, match='exactly one of them'):
-            run_tool(['tools/test.py', cfg_path] + args)
+        monkeypatch.setattr('sys.argv', ['tools/test.py', cfg_path] + args)
+        with pytest.raises(SystemExit, match='exactly one of them'):
+            test['merge_args'](Config.fromfile(cfg_path),
+                               test['parse_args']())

@@ -1,10 +1,11 @@
 """Memory-contrast head of unsupervised VI-ReID: cluster contrast and
 SPCL-ID."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
+from torch import nn
 
 from mmvireid.registry import MODELS
 from mmvireid.structures import IR, RGB
@@ -21,9 +22,12 @@ class MemoryContrastHead(BNNeckHead):
     The query ``q`` is the L2-normalised BN-neck output. The memories (a
     cluster memory per modality, their RGB↔IR association, the instance
     memory and the pseudo-labels) belong to a :class:`CrossModalMemory`,
-    ``self.memory``, which :class:`ClusteringHook` rebuilds every epoch;
-    after every step the head hands it the batch to update. Registered also
-    as ``SPCLHead``, its former name.
+    ``self.memory``, which :class:`ClusteringHook` rebuilds every epoch.
+    After every step the head hands it the batch to update
+    (:meth:`CrossModalMemory.update_after_backward`): gathered from every
+    rank in the forward pass, applied in place once the backward pass has
+    used the memories the losses saved (no bank is copied).
+    Registered also as ``SPCLHead``, its former name.
 
     Losses, each switched off with ``None``; each is called as
     ``loss(queries, labels, memory)``:
@@ -45,7 +49,10 @@ class MemoryContrastHead(BNNeckHead):
     ``λ_cm(e) = λ_cm·λ(e)``: the association is only trusted as much as the
     clusters), ``e`` the epoch that :class:`ProgressiveScheduleHook` hands
     over with :meth:`set_epoch`; λ is logged as ``lambda``. Without it the
-    three terms are simply added.
+    three terms are simply added. A term whose weight is 0 (λ = 0, or
+    1 − λ = 0 after the ramp, or a ``loss_weight`` of 0) is not computed
+    and logged as 0. The queries and every loss are float32, also under
+    ``torch.autocast``.
 
     Losses are logged as ``loss_instance``, ``loss_intra``, ``loss_cross``,
     already weighted. A modality whose clustering found no cluster has an
@@ -207,36 +214,48 @@ class MemoryContrastHead(BNNeckHead):
             dict[str, Tensor]: ``loss_instance``, ``loss_intra``,
             ``loss_cross`` (those configured) and ``lambda`` with a schedule.
         """
+        self.memory.apply_pending_update()
         _, bn = self(feats)
-        queries = F.normalize(bn, dim=1)
+        queries = F.normalize(bn.float(), dim=1)
         labels, indices = self._batch_fields(data_samples, queries.device)
         self.memory.check_batch(labels, modality, indices)
         lam = self.progress_weight
         losses = {}
         if self.loss_instance is not None:
-            loss = self.loss_instance(queries, indices,
-                                      self.memory.instance_memory)
-            losses['loss_instance'] = loss if lam is None else (1 - lam) * loss
-        banks = [self.memory.cluster_bank(m) for m in (RGB, IR)]
+            losses['loss_instance'] = self._weighted(
+                self.loss_instance, 1.0 if lam is None else 1 - lam, queries,
+                lambda loss: loss(queries, indices, self.memory.
+                                  instance_memory))
+        banks = [self.memory.cluster_bank(m, slots=indices) for m in (RGB, IR)]
         own_labels = [
             torch.where(modality == m, labels, torch.full_like(labels, -1))
             for m in (RGB, IR)
         ]
+        weight = 1.0 if lam is None else lam
         if self.loss_intra is not None:
-            loss = sum(
-                self.loss_intra(queries, own_labels[m], banks[m])
-                for m in (RGB, IR))
-            losses['loss_intra'] = loss if lam is None else lam * loss
+            losses['loss_intra'] = self._weighted(
+                self.loss_intra, weight, queries, lambda loss: sum(
+                    loss(queries, own_labels[m], banks[m]) for m in (RGB, IR)))
         if self.loss_cross is not None:
-            loss = sum(
-                self.loss_cross(
-                    queries, self.memory.associated_labels(own_labels[m], m),
-                    banks[other]) for m, other in ((RGB, IR), (IR, RGB)))
-            losses['loss_cross'] = loss if lam is None else lam * loss
+            losses['loss_cross'] = self._weighted(
+                self.loss_cross, weight, queries, lambda loss: sum(
+                    loss(queries, self.memory.associated_labels(
+                        own_labels[m], m), banks[other])
+                    for m, other in ((RGB, IR), (IR, RGB))))
         if lam is not None:
             losses['lambda'] = queries.new_tensor(lam)
-        self.memory.update(queries.detach(), modality, labels, indices)
+        self.memory.update_after_backward(queries, modality, labels, indices)
         return losses
+
+    @staticmethod
+    def _weighted(
+            loss: nn.Module, weight: float, queries: torch.Tensor,
+            compute: Callable[[nn.Module], torch.Tensor]) -> torch.Tensor:
+        """``weight · compute(loss)``; not computed (0) when ``weight`` or
+        the loss's ``loss_weight`` is 0."""
+        if weight == 0 or loss.loss_weight == 0:
+            return queries.new_zeros(())
+        return weight * compute(loss)
 
     def _batch_fields(self, data_samples: List[DataSample],
                       device: torch.device) -> Tuple[torch.Tensor, ...]:

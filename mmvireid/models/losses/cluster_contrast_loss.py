@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmvireid.registry import MODELS
+from ..utils.precision import float32_forward
 
 
 @MODELS.register_module()
@@ -14,7 +15,8 @@ class ClusterContrastLoss(nn.Module):
     pseudo-label ``y ≥ 0``; queries labelled ``-1`` (DBSCAN outliers, or
     queries of unmatched clusters in the cross-modality term) are left out.
     The logits come from the bank (:meth:`ClusterBank.logits`), which holds
-    the cluster memory's ``τ``.
+    the cluster memory's ``τ``; computed in float32, also under
+    ``torch.autocast``.
 
     A memory loss: ``loss(queries, labels, memory)`` with ``memory`` the
     :class:`ClusterBank` that ``labels`` index, as every loss of
@@ -40,6 +42,7 @@ class ClusterContrastLoss(nn.Module):
         super().__init__()
         self.loss_weight = loss_weight
 
+    @float32_forward
     def forward(self, queries: torch.Tensor, labels: torch.Tensor,
                 memory) -> torch.Tensor:
         """Compute the loss.

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmvireid.registry import MODELS
+from ..utils.precision import float32_forward
 
 
 @MODELS.register_module()
@@ -14,18 +15,27 @@ class SoftPrototypeContrastLoss(nn.Module):
     r"""Contrast of each query with its centroid and its soft prototypes.
 
     For a query ``q`` of cluster ``y`` with centroid ``c_y`` (its cluster
-    memory entry) and soft prototypes ``p_{y,1..n}`` (its members nearest to
-    ``c_y``, :meth:`ClusterBank.soft_prototypes`)::
+    memory entry) and soft prototypes ``p_{y,1..n}`` (the members of ``y``
+    nearest to ``c_y`` in the instance memory,
+    :meth:`ClusterBank.soft_prototypes`; with ``exclude_self`` never the
+    query's own instance slot, whose place the next member takes)::
 
         P   = α·e^{q·c_y/τ} + (1 − α)·Σ_j w_{y,j}·e^{q·p_{y,j}/τ}
         L_sp = −log [ P / (P + Σ_{c≠y} e^{q·c_c/τ}) ]
 
     with soft weights ``w_{y,j} = softmax_j(cos(p_{y,j}, c_y)/τ_w)``
     (``1/n`` each when ``soft_weighting=False``), taken over the prototypes
-    that exist only. The weights are constants (no gradient). Computed in
-    log space with ``logsumexp``; ``α = 1`` is exactly cluster contrast.
-    Queries labelled ``-1`` are skipped; the loss is the mean over the rest.
-    The memories (centroids, prototypes) get no gradient.
+    that exist only (the cosine is the dot product of the unit rows). The
+    weights are constants (no gradient). Computed in float32 (also under
+    ``torch.autocast``) and in log space with ``logsumexp``; ``α = 1`` is
+    exactly cluster contrast. Queries labelled ``-1`` are skipped; the loss
+    is the mean over the rest. The memories (centroids, prototypes) get no
+    gradient.
+
+    Without ``exclude_self`` a query of a cluster of at most ``n`` members
+    is one of its own soft prototypes, and at ``τ = 0.05`` its term
+    ``e^{q·q'/τ}`` (``q'`` its slot, close to ``q``) dominates: the loss
+    becomes instance discrimination for the small clusters.
 
     A memory loss: ``loss(queries, labels, memory)`` with ``memory`` the
     :class:`ClusterBank` that ``labels`` index, as every loss of
@@ -44,6 +54,8 @@ class SoftPrototypeContrastLoss(nn.Module):
             Defaults to 0.1.
         soft_weighting (bool): Weight prototypes by their similarity to the
             centroid; False gives uniform weights. Defaults to True.
+        exclude_self (bool): Never take a query's own instance slot as one
+            of its soft prototypes (docs/en/methods.md §6). Defaults to True.
         loss_weight (float): Weight of the loss. Defaults to 1.0.
 
     Example:
@@ -64,6 +76,7 @@ class SoftPrototypeContrastLoss(nn.Module):
                  temperature: float = 0.05,
                  weight_temperature: float = 0.1,
                  soft_weighting: bool = True,
+                 exclude_self: bool = True,
                  loss_weight: float = 1.0):
         super().__init__()
         if num_soft_prototypes < 1:
@@ -82,14 +95,26 @@ class SoftPrototypeContrastLoss(nn.Module):
         self.temperature = temperature
         self.weight_temperature = weight_temperature
         self.soft_weighting = soft_weighting
+        self.exclude_self = exclude_self
         self.loss_weight = loss_weight
 
     def soft_weights(self,
                      centroids: torch.Tensor,
                      prototypes: torch.Tensor,
                      mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Soft weights ``w``, shape ``(C, n)``, each row summing to 1 over
-        its existing prototypes (0 where ``mask`` is False)."""
+        """Soft weights ``w``.
+
+        Args:
+            centroids (Tensor): ``(R, D)`` unit rows, the centroid of each
+                row of prototypes.
+            prototypes (Tensor): ``(R, n, D)`` unit rows.
+            mask (Tensor, optional): ``(R, n)``, True where a prototype
+                exists. Defaults to all.
+
+        Returns:
+            Tensor: ``(R, n)``, each row summing to 1 over its existing
+            prototypes (0 where ``mask`` is False).
+        """
         return self._log_weights(centroids, prototypes, mask).exp()
 
     def _log_weights(self, centroids, prototypes, mask):
@@ -98,9 +123,8 @@ class SoftPrototypeContrastLoss(nn.Module):
                               dtype=torch.bool,
                               device=prototypes.device)
         if self.soft_weighting:
-            scores = F.cosine_similarity(prototypes,
-                                         centroids.unsqueeze(1),
-                                         dim=-1) / self.weight_temperature
+            scores = torch.einsum('rnd,rd->rn', prototypes,
+                                  centroids) / self.weight_temperature
         else:
             scores = prototypes.new_zeros(prototypes.shape[:2])
         # finite fill: a cluster without prototypes must not give NaN
@@ -109,6 +133,7 @@ class SoftPrototypeContrastLoss(nn.Module):
         log_weights = F.log_softmax(scores, dim=1)
         return log_weights.masked_fill(~mask, float('-inf'))
 
+    @float32_forward
     def forward(self, queries: torch.Tensor, labels: torch.Tensor,
                 memory) -> torch.Tensor:
         """Compute ``L_sp``.
@@ -117,7 +142,8 @@ class SoftPrototypeContrastLoss(nn.Module):
             queries (Tensor): L2-normalised queries ``q``, ``(B, D)``.
             labels (Tensor): Clusters ``y``, ``(B,)``, ``-1`` to skip.
             memory (ClusterBank): Centroids ``c`` ``(C, D)`` and, through
-                :meth:`ClusterBank.soft_prototypes`, the soft prototypes.
+                :meth:`ClusterBank.soft_prototypes`, the soft prototypes
+                (its ``slots``: the queries' own instance slots).
 
         Returns:
             Tensor: Scalar loss; 0 (attached to ``queries``) when no query
@@ -132,26 +158,26 @@ class SoftPrototypeContrastLoss(nn.Module):
                 f'{tuple(memory.features.shape)}')
         if memory.num_clusters == 0:  # then every label is -1
             return queries.sum() * 0.0
-        centroids = memory.features.detach()
-        prototypes, mask = memory.soft_prototypes(self.num_soft_prototypes)
-        prototypes = prototypes.detach()
-        if self.alpha == 0 and not bool(mask.any(1).all()):
-            raise ValueError(
-                'SoftPrototypeContrastLoss: with alpha=0 every cluster needs '
-                'at least one soft prototype')
-        # the labelled queries only, at one host sync (their number). The
-        # whole batch with the outliers masked out would need none, but a
-        # matmul's rounding depends on its number of rows: this keeps the
-        # values of the earlier SPCLHead bit for bit.
+        # the labelled queries only, at one host sync (their number)
         rows = torch.nonzero(labels >= 0).flatten()
         if rows.numel() == 0:
             return queries.sum() * 0.0
         queries, labels = queries[rows], labels[rows]
-        log_weights = self._log_weights(centroids, prototypes, mask)[labels]
+        centroids = memory.features.detach()
+        prototypes, mask = memory.soft_prototypes(self.num_soft_prototypes,
+                                                  rows, labels,
+                                                  self.exclude_self)
+        prototypes = prototypes.detach()
+        if self.alpha == 0 and not bool(mask.any(1).all()):
+            raise ValueError(
+                'SoftPrototypeContrastLoss: with alpha=0 every query needs '
+                'at least one soft prototype (a member of its cluster other '
+                'than itself with exclude_self)')
+        log_weights = self._log_weights(centroids[labels], prototypes, mask)
         centroid_logits = queries.matmul(centroids.t()) / self.temperature
         own = centroid_logits.gather(1, labels.unsqueeze(1))
         prototype_logits = torch.einsum('bd,bnd->bn', queries,
-                                        prototypes[labels]) / self.temperature
+                                        prototypes) / self.temperature
         log_alpha = math.log(self.alpha) if self.alpha > 0 else float('-inf')
         log_rest = (math.log(1.0 -
                              self.alpha) if self.alpha < 1 else float('-inf'))

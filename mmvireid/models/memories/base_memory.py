@@ -1,11 +1,13 @@
 """Common base of the momentum-updated feature memories."""
 from abc import ABCMeta, abstractmethod
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..utils import all_gather_batch, occurrence_rank, resize_buffers
+from ..utils.precision import float32_forward
 
 
 class BaseMemory(nn.Module, metaclass=ABCMeta):
@@ -20,9 +22,11 @@ class BaseMemory(nn.Module, metaclass=ABCMeta):
     the saved ``(M, D)`` first. (An instance memory of SYSU-MM01 at
     ``D = 2048`` adds about 280 MB to a checkpoint.)
 
-    Updates replace the bank by an updated copy instead of writing into it:
-    the losses of a step save the bank for their backward pass, which runs
-    after the update, and an in-place write would invalidate it.
+    Updates write into the bank in place (no copy of a bank that may hold
+    hundreds of megabytes): :class:`MemoryContrastHead` applies them once
+    the backward pass of the step has used the bank the losses saved.
+    Every updated row is logged for :meth:`pop_updated_keys`, with which
+    the soft prototypes are kept current without reselecting them all.
 
     Momentum convention (docs/en/methods.md §5): for an update with feature
     ``q`` of entry ``k``, ``m_k ← μ·m_k + (1 − μ)·q`` then
@@ -65,6 +69,21 @@ class BaseMemory(nn.Module, metaclass=ABCMeta):
         self.momentum = momentum
         self.temperature = temperature
         self.register_buffer('features', torch.zeros(0, feat_dim))
+        # keys written by _momentum_update since pop_updated_keys, None when
+        # the whole bank may have changed; the bank's version after the last
+        # logged write
+        self._updated_keys: Optional[List[torch.Tensor]] = None
+        self._logged_version = -1
+
+    def __setattr__(self, name, value):
+        if name == 'features':  # a new bank: every row may have changed
+            self.__dict__['_updated_keys'] = None
+        super().__setattr__(name, value)
+
+    def _apply(self, *args, **kwargs):
+        """Moving or casting the module (``.to()``) replaces the bank."""
+        self._updated_keys = None
+        return super()._apply(*args, **kwargs)
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -84,6 +103,7 @@ class BaseMemory(nn.Module, metaclass=ABCMeta):
         resize_buffers(self, state_dict, prefix, self.RESIZABLE_BUFFERS)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    @float32_forward
     def logits(self, feats: torch.Tensor) -> torch.Tensor:
         """Similarities to every entry over the temperature.
 
@@ -91,13 +111,14 @@ class BaseMemory(nn.Module, metaclass=ABCMeta):
             feats (Tensor): L2-normalised queries ``q``, shape ``(B, D)``.
 
         Returns:
-            Tensor: ``q·Mᵀ/τ``, shape ``(B, M)``; differentiable in ``feats``
-            only.
+            Tensor: ``q·Mᵀ/τ``, shape ``(B, M)``, float32 (also under
+            ``torch.autocast``); differentiable in ``feats`` only.
         """
         self._check_feats(feats, 'logits')
         return feats.matmul(self.features.t()) / self.temperature
 
     @torch.no_grad()
+    @float32_forward
     def update(self, feats: torch.Tensor, keys: torch.Tensor) -> None:
         """Check a rank's batch, gather every rank's, then
         :meth:`apply_update`.
@@ -144,15 +165,37 @@ class BaseMemory(nn.Module, metaclass=ABCMeta):
                 f' for a memory of {len(self)} entries, got values in '
                 f'[{int(keys.min())}, {int(keys.max())}]')
 
+    def pop_updated_keys(self) -> Optional[torch.Tensor]:
+        """The entries :meth:`apply_update` wrote since the last call.
+
+        Returns:
+            Tensor | None: The keys written, ``(K,)`` long, with repeats;
+            None when any entry may have changed otherwise (a
+            :meth:`reset`, a loaded state dict, a move to another device,
+            a broadcast or any other write into the bank), so that the
+            caller has to read the whole bank again.
+        """
+        keys, self._updated_keys = self._updated_keys, []
+        changed = self.features._version != self._logged_version
+        self._logged_version = self.features._version
+        if keys is None or changed:
+            return None
+        if not keys:
+            return torch.zeros(0, dtype=torch.long,
+                               device=self.features.device)
+        return torch.cat(keys)
+
     @torch.no_grad()
     def _momentum_update(self, feats: torch.Tensor,
                          keys: torch.Tensor) -> None:
-        """Apply the momentum update of every row of ``feats``, in order.
+        """Apply the momentum update of every row of ``feats``, in order, in
+        place.
 
         Rows with ``keys == -1`` are skipped. Two rows with the same key are
         applied one after the other, exactly as a loop over the rows would;
         the loop runs over the occurrence rank (at most the largest number of
-        rows sharing one key), all keys of one rank at once.
+        rows sharing one key), all keys of one rank at once. The keys written
+        are logged for :meth:`pop_updated_keys`.
 
         Args:
             feats (Tensor): Features, shape ``(B, D)``.
@@ -164,11 +207,14 @@ class BaseMemory(nn.Module, metaclass=ABCMeta):
         if keys.numel() == 0:
             return
         ranks = occurrence_rank(keys)
-        bank = self.features.clone()
+        bank = self.features
+        in_sync = bank._version == self._logged_version
         for rank in range(int(ranks.max()) + 1):
             selected = ranks == rank
             entries = keys[selected]
             updated = self.momentum * bank[entries] + (
                 1.0 - self.momentum) * feats[selected]
             bank[entries] = F.normalize(updated, dim=1)
-        self.features = bank
+        if in_sync and self._updated_keys is not None:
+            self._updated_keys.append(keys)
+            self._logged_version = bank._version

@@ -1,6 +1,7 @@
 """The memory of unsupervised VI-ReID: the clusters of both modalities,
 their association, the instances and the pseudo-labels."""
-from typing import List, Optional
+import functools
+from typing import List, Optional, Tuple
 
 import torch
 from mmengine import dist
@@ -10,10 +11,12 @@ from mmvireid.clustering import cluster_centroids
 from mmvireid.registry import MODELS
 from mmvireid.structures import IR, MODALITY_NAMES, RGB
 from ..utils import all_gather_batch, resize_buffers
+from ..utils.precision import float32_forward
 from .base_memory import BaseMemory
 from .cluster_bank import ClusterBank
 from .cluster_memory import ClusterMemory
 from .instance_memory import InstanceMemory
+from .soft_prototype_index import SoftPrototypeIndex
 
 
 class CrossModalMemory(nn.Module):
@@ -36,9 +39,17 @@ class CrossModalMemory(nn.Module):
       associated cluster of the other modality, -1 when unmatched.
 
     :meth:`reset` rebuilds everything from a clustering (rank 0's on every
-    rank), :meth:`update` moves the memories with a batch after each step,
+    rank), :meth:`update` moves the memories with a batch after each step
+    (:meth:`gather_batch` then :meth:`apply_update`, in place),
     :meth:`cluster_bank` is what the losses read, and :meth:`check_batch`
     checks a batch's labels against the memory once per step.
+
+    The soft prototypes of every cluster (with an instance memory) are kept
+    current by a :class:`SoftPrototypeIndex` per modality: after a step only
+    the clusters whose centroid or member slots moved are reselected, which
+    gives the selection from scratch at a fraction of its cost. The
+    pseudo-labels change only with the memories (:meth:`reset`, a loaded
+    state dict).
 
     Args:
         feat_dim (int): Feature dimension ``D``.
@@ -77,6 +88,13 @@ class CrossModalMemory(nn.Module):
             self._build(instance_memory, InstanceMemory)
         for name in self.RESIZABLE_BUFFERS:
             self.register_buffer(name, torch.zeros(0, dtype=torch.long))
+        # the soft prototypes of each modality, kept current; None: rebuilt
+        # at the next use
+        self._prototype_index: List[Optional[SoftPrototypeIndex]] = [
+            None, None
+        ]
+        # the gathered batch of a step, until its backward pass has run
+        self._pending_update: Optional[Tuple[torch.Tensor, ...]] = None
 
     def _build(self, cfg: dict, kind: type) -> nn.Module:
         memory = MODELS.build(dict(cfg, feat_dim=self.feat_dim))
@@ -128,6 +146,7 @@ class CrossModalMemory(nn.Module):
                 ``[rgb_label, ir_label]``, shape (P, 2).
             src (int): The rank whose clustering is kept. Defaults to 0.
         """
+        self._pending_update = None  # a batch of the former clustering
         clustering = [pseudo_labels, pairs]
         if dist.get_rank() == src and any(v is None for v in clustering):
             raise ValueError(f'CrossModalMemory.reset: rank {src} clusters '
@@ -233,16 +252,66 @@ class CrossModalMemory(nn.Module):
             '. The pseudo-labels of the training set must be those of the '
             'last clustering (ClusteringHook sets both).')
 
-    def cluster_bank(self, modality: int) -> ClusterBank:
+    def cluster_bank(self,
+                     modality: int,
+                     slots: Optional[torch.Tensor] = None) -> ClusterBank:
         """The cluster memory of ``modality`` as the losses read it, with
-        the instance memory and its members when there is one."""
+        the instance memory and the current soft prototypes when there is
+        one.
+
+        Args:
+            modality (int): ``RGB`` or ``IR``.
+            slots (Tensor, optional): Instance slot (``sample_idx``) of
+                every query of the batch, (B,): a query's own slot is never
+                one of its soft prototypes. Defaults to None.
+        """
         memory = self.cluster_memories[modality]
         if self.instance_memory is None:
             return ClusterBank(memory.features, memory.temperature)
-        members = torch.where(self.modalities == modality, self.pseudo_labels,
-                              torch.full_like(self.pseudo_labels, -1))
-        return ClusterBank(memory.features, memory.temperature,
-                           self.instance_memory.features, members)
+        return ClusterBank(
+            memory.features,
+            memory.temperature,
+            self.instance_memory.features,
+            slots=slots,
+            prototype_indices=functools.partial(self._prototype_indices,
+                                                modality))
+
+    def members(self, modality: int) -> torch.Tensor:
+        """Cluster of every training image in the label space of
+        ``modality``, -1 for its outliers and for the other modality's
+        images, (N,)."""
+        return torch.where(self.modalities == modality, self.pseudo_labels,
+                           torch.full_like(self.pseudo_labels, -1))
+
+    def _prototype_indices(self, modality: int, num: int) -> torch.Tensor:
+        """The ``num`` members of every cluster of ``modality`` nearest its
+        centroid, (C, num), -1 where missing."""
+        self._follow_updates()
+        index = self._prototype_index[modality]
+        if index is None:
+            index = SoftPrototypeIndex(self.members(modality),
+                                       self.num_clusters(modality))
+            self._prototype_index[modality] = index
+        return index.indices(num, self.cluster_memories[modality].features,
+                             self.instance_memory.features)
+
+    def _follow_updates(self) -> None:
+        """Flag the clusters the memory updates since the last call moved
+        (their centroid, or a member's slot); start over after any other
+        change of the memories."""
+        updated = [memory.pop_updated_keys() for memory in self._memories()]
+        if any(keys is None for keys in updated):
+            self._prototype_index = [None, None]
+            return
+        slots = updated[-1]
+        for modality in (RGB, IR):
+            index = self._prototype_index[modality]
+            if index is None:
+                continue
+            index.mark(updated[modality])
+            moved = self.pseudo_labels[slots]
+            index.mark(moved[(self.modalities[slots] == modality)
+                             & (moved >= 0)])
 
     def associated_labels(self, labels: torch.Tensor,
                           modality: int) -> torch.Tensor:
@@ -270,7 +339,8 @@ class CrossModalMemory(nn.Module):
                labels: torch.Tensor, indices: torch.Tensor) -> None:
         """Momentum-update every memory with a batch checked by
         :meth:`check_batch`, gathered from every rank (in rank order, so the
-        ranks stay identical).
+        ranks stay identical): :meth:`gather_batch`, then
+        :meth:`apply_update`.
 
         Args:
             queries (Tensor): L2-normalised features of this rank, (B, D).
@@ -278,8 +348,75 @@ class CrossModalMemory(nn.Module):
             labels (Tensor): Its pseudo-label, (B,).
             indices (Tensor): Its instance slot, (B,).
         """
-        queries, modality, labels, indices = all_gather_batch(
-            queries.detach(), modality, labels, indices)
+        self.apply_update(
+            *self.gather_batch(queries, modality, labels, indices))
+
+    def update_after_backward(self, queries: torch.Tensor,
+                              modality: torch.Tensor, labels: torch.Tensor,
+                              indices: torch.Tensor) -> None:
+        """:meth:`update` with a step's queries once its backward pass has
+        computed their gradient.
+
+        The batch is gathered now (a collective of the forward pass, on
+        every rank); the update is applied by a gradient hook on
+        ``queries``: when it runs, every loss node that saved a memory bank
+        for its backward has run, so the banks are written in place. When
+        ``queries`` needs no gradient the update is applied at once; when a
+        backward pass never reaches them, at :meth:`apply_pending_update`
+        (the start of the next step). :meth:`reset` drops an update still
+        pending.
+
+        Args:
+            queries (Tensor): L2-normalised features of this rank, (B, D),
+                attached to the losses of the step.
+            modality (Tensor): Modality of every sample, (B,).
+            labels (Tensor): Its pseudo-label, (B,).
+            indices (Tensor): Its instance slot, (B,).
+        """
+        self.apply_pending_update()
+        self._pending_update = self.gather_batch(queries, modality, labels,
+                                                 indices)
+        if queries.requires_grad:
+            queries.register_hook(self.apply_pending_update)
+        else:
+            self.apply_pending_update()
+
+    def apply_pending_update(self,
+                             grad: Optional[torch.Tensor] = None) -> None:
+        """Apply the update :meth:`update_after_backward` holds, if any (as
+        a gradient hook, ``grad`` is left unchanged)."""
+        if self._pending_update is not None:
+            batch, self._pending_update = self._pending_update, None
+            self.apply_update(*batch)
+
+    @staticmethod
+    @torch.no_grad()
+    def gather_batch(queries: torch.Tensor, modality: torch.Tensor,
+                     labels: torch.Tensor,
+                     indices: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Every rank's batch, in rank order (one process: this one's).
+
+        Returns:
+            tuple[Tensor, ...]: ``queries`` (ΣB, D) detached, ``modality``,
+            ``labels``, ``indices`` (ΣB,), the arguments of
+            :meth:`apply_update`.
+        """
+        return tuple(
+            all_gather_batch(queries.detach(), modality, labels, indices))
+
+    @torch.no_grad()
+    @float32_forward
+    def apply_update(self, queries: torch.Tensor, modality: torch.Tensor,
+                     labels: torch.Tensor, indices: torch.Tensor) -> None:
+        """Momentum-update every memory in place with a gathered batch
+        (:meth:`gather_batch`), in float32.
+
+        Args:
+            queries (Tensor): L2-normalised features of every rank, (ΣB, D).
+            modality (Tensor): Modality of every sample, (ΣB,).
+            labels (Tensor): Its pseudo-label, (ΣB,).
+            indices (Tensor): Its instance slot, (ΣB,).
+        """
         for memory_modality, memory in zip((RGB, IR), self.cluster_memories):
             memory.apply_update(
                 queries,

@@ -5,6 +5,7 @@ from typing import Optional
 import torch
 
 from mmvireid.registry import MODELS
+from ..utils.precision import float32_forward
 from .base_memory import BaseMemory
 
 
@@ -47,6 +48,7 @@ class InstanceMemory(BaseMemory):
         """
         self._momentum_update(feats, indices)
 
+    @float32_forward
     def logits(self,
                feats: torch.Tensor,
                indices: Optional[torch.Tensor] = None) -> torch.Tensor:

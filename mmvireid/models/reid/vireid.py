@@ -1,4 +1,5 @@
 """The ReID model: data preprocessor -> backbone -> neck -> head."""
+import contextlib
 import inspect
 from typing import Dict, List, Optional, Tuple
 
@@ -26,8 +27,23 @@ class VIReID(BaseModel):
     - ``'loss'``: a dict of losses from the head.
     - ``'predict'``: the data samples with a ``feature`` field, shape (D,):
       the head's retrieval feature of the image and of its horizontal flip,
-      averaged, then L2-normalised (``flip_test=False`` skips the flip).
+      averaged, then L2-normalised (``flip_test=False`` skips the flip). The
+      images and their flips go through the network as one batch of 2N
+      (in eval mode, where every sample is computed on its own, the
+      features of two separate forwards).
     - ``'tensor'``: the neck's outputs, a tuple of (N, D_i) tensors.
+
+    Speed switches (configs, or ``tools/train.py --bf16 --channels-last``):
+
+    - ``autocast_dtype='bfloat16'``: backbone, neck and the head's layers
+      run under ``torch.autocast`` (on the inputs' device, CPU or CUDA) in
+      every mode: training steps, the clustering's extraction, evaluation.
+      The unsupervised losses and memories stay float32 (they turn autocast
+      off), as do the returned features. bfloat16 needs no loss scaling;
+      float16 does: use MMEngine's ``AmpOptimWrapper`` for it (CUDA only).
+    - ``channels_last=True``: the parameters and the input images in the
+      ``torch.channels_last`` memory format (faster convolutions on recent
+      GPUs and with oneDNN on CPUs).
 
     Args:
         backbone (dict): Backbone config.
@@ -45,6 +61,10 @@ class VIReID(BaseModel):
             bases; MMEngine's Runner hands it over.
         flip_test (bool): Average with the flipped image in ``predict``.
             Defaults to True.
+        autocast_dtype (str, optional): ``'bfloat16'`` for mixed precision,
+            see above. Defaults to None (float32).
+        channels_last (bool): Use the channels-last memory format.
+            Defaults to False.
 
     Example:
         >>> model = dict(
@@ -53,7 +73,8 @@ class VIReID(BaseModel):
         ...                   backbone=dict(type='ResNet', depth=50,
         ...                                 strides=(1, 2, 2, 1))),
         ...     neck=dict(type='GeneralizedMeanPooling', p=3.0),
-        ...     head=dict(type='BNNeckHead', num_classes=395))
+        ...     head=dict(type='BNNeckHead', num_classes=395),
+        ...     autocast_dtype='bfloat16', channels_last=True)
         >>> # without a data loader: images (N, 3, H, W), modality (N,)
         >>> feats = MODELS.build(model)(images, modality=modality)
     """
@@ -64,7 +85,14 @@ class VIReID(BaseModel):
                  neck: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  flip_test: bool = True,
+                 autocast_dtype: Optional[str] = None,
+                 channels_last: bool = False,
                  init_cfg: Optional[dict] = None):
+        if autocast_dtype not in (None, 'bfloat16'):
+            raise ValueError(
+                "VIReID: autocast_dtype must be None or 'bfloat16', got "
+                f'{autocast_dtype!r} (float16 needs loss scaling: use '
+                "optim_wrapper=dict(type='AmpOptimWrapper', dtype='float16'))")
         data_preprocessor = dict(data_preprocessor or {})
         data_preprocessor.setdefault('type', 'VIReIDDataPreprocessor')
         super().__init__(
@@ -72,9 +100,21 @@ class VIReID(BaseModel):
             data_preprocessor=MODELS.build(data_preprocessor))
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
+        self.autocast_dtype = autocast_dtype
+        self.channels_last = channels_last
         self.head = None  # built once its in_channels is known
         self.head = MODELS.build(self._with_in_channels(head))
         self.flip_test = flip_test
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def _precision(self, inputs: torch.Tensor):
+        """The ``torch.autocast`` context of ``autocast_dtype`` on the
+        device of ``inputs`` (a null context without it)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(inputs.device.type,
+                              dtype=getattr(torch, self.autocast_dtype))
 
     #: (H, W) of the image whose features give an unset head.in_channels.
     PROBE_SIZE = (128, 64)
@@ -144,6 +184,8 @@ class VIReID(BaseModel):
             tuple[Tensor]: Pooled features, each (N, D_i).
         """
         self._check_modality(inputs, modality)
+        if self.channels_last and inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         if self._takes_modality(self.backbone):
             x = self.backbone(inputs, modality)
         else:
@@ -169,12 +211,13 @@ class VIReID(BaseModel):
             modality (Tensor, optional): (N,) long, from the data
                 preprocessor.
         """
-        if mode == 'loss':
-            return self.loss(inputs, data_samples, modality)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples, modality)
-        if mode == 'tensor':
-            return self.extract_feat(inputs, modality)
+        with self._precision(inputs):
+            if mode == 'loss':
+                return self.loss(inputs, data_samples, modality)
+            if mode == 'predict':
+                return self.predict(inputs, data_samples, modality)
+            if mode == 'tensor':
+                return self.extract_feat(inputs, modality)
         raise RuntimeError(f'VIReID: invalid mode {mode!r}; expected '
                            "'loss', 'predict' or 'tensor'")
 
@@ -213,10 +256,14 @@ class VIReID(BaseModel):
                 data_samples: List[DataSample],
                 modality: Optional[torch.Tensor] = None) -> List[DataSample]:
         """Set the L2-normalised (flip-averaged) feature on every sample."""
-        feats = self.retrieval_feat(inputs, modality)
-        if self.flip_test:
-            flipped = self.retrieval_feat(inputs.flip(3), modality)
-            feats = (feats + flipped) / 2
+        if self.flip_test:  # the images and their flips in one forward
+            num = inputs.shape[0]
+            feats = self.retrieval_feat(
+                torch.cat([inputs, inputs.flip(3)]),
+                None if modality is None else modality.repeat(2)).float()
+            feats = (feats[:num] + feats[num:]) / 2
+        else:
+            feats = self.retrieval_feat(inputs, modality).float()
         feats = F.normalize(feats, dim=1)
         for sample, feat in zip(data_samples, feats):
             sample.set_field(feat, 'feature', field_type='data')

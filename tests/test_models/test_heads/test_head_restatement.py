@@ -47,12 +47,13 @@ def build(**losses):
     return head, feats, x, samples, modality
 
 
-def restated_sp(q, y, centroids, members, alpha=ALPHA):
+def restated_sp(q, y, centroids, members, own=None, alpha=ALPHA):
     """L_sp of one query of cluster y (§6): the n members nearest the
-    centroid, softmax(cos / tau_w) weights, alpha on the centroid."""
+    centroid other than the query's own slot ``own``, softmax(cos / tau_w)
+    weights, alpha on the centroid. ``members[y]`` maps slot -> feature."""
     c = centroids[y]
     sims = sorted(((float(F.cosine_similarity(p, c, dim=0)), j)
-                   for j, p in enumerate(members[y])),
+                   for j, p in members[y].items() if j != own),
                   key=lambda s: -s[0])[:N_SOFT]
     total = sum(math.exp(s / TAU_W) for s, _ in sims)
     positive = alpha * torch.exp(q @ c / TAU) + (1 - alpha) * sum(
@@ -64,22 +65,25 @@ def restated_sp(q, y, centroids, members, alpha=ALPHA):
     return -torch.log(positive / (positive + negative))
 
 
-def restated_cc(q, y, centroids):
+def restated_cc(q, y, centroids, members=None, own=None):
     """Cluster contrast of one query (§5): −log softmax(q·Mᵀ/τ)[y]."""
     return -torch.log_softmax(q @ centroids.t() / TAU, 0)[y]
 
 
 def memories(feats):
-    """Centroids and members of each modality, float64."""
+    """Centroids and members (slot -> feature) of each modality, float64."""
     feats = feats.double()
     out = {}
     for m in (RGB, IR):
         clusters = int(LABELS[MODALITIES == m].max()) + 1
-        members = [
-            feats[(MODALITIES == m) & (LABELS == y)] for y in range(clusters)
-        ]
-        out[m] = (F.normalize(torch.stack([f.mean(0) for f in members]),
-                              dim=1), members)
+        members = [{
+            j: feats[j]
+            for j in range(len(LABELS))
+            if MODALITIES[j] == m and LABELS[j] == y
+        } for y in range(clusters)]
+        out[m] = (F.normalize(
+            torch.stack([sum(f.values()) / len(f) for f in members]),
+            dim=1), members)
     return out
 
 
@@ -89,7 +93,7 @@ def mean(terms):
                                                              float64)
 
 
-def restated_losses(x, feats, cluster_loss):
+def restated_losses(x, feats, cluster_loss, exclude_self=True):
     """The head's losses, query by query, in float64."""
     q = F.normalize(x.double(), dim=1)
     banks = memories(feats)
@@ -98,13 +102,13 @@ def restated_losses(x, feats, cluster_loss):
     mapping = {RGB: {0: 2, 1: 0}, IR: {2: 0, 0: 1}}
     intra = cross = 0
     for m in (RGB, IR):
-        rows = [(i, y) for i, (_, mm, y) in enumerate(BATCH)
-                if mm == m and y >= 0]
-        intra = intra + mean([cluster_loss(q[i], y, *banks[m])
-                              for i, y in rows])
+        rows = [(i, y, j if exclude_self else None)
+                for i, (j, mm, y) in enumerate(BATCH) if mm == m and y >= 0]
+        intra = intra + mean([cluster_loss(q[i], y, *banks[m], own)
+                              for i, y, own in rows])
         cross = cross + mean([
-            cluster_loss(q[i], mapping[m][y], *banks[other[m]])
-            for i, y in rows if y in mapping[m]
+            cluster_loss(q[i], mapping[m][y], *banks[other[m]], own)
+            for i, y, own in rows if y in mapping[m]
         ])
     own = torch.tensor([i for i, _, _ in BATCH])
     instance = F.cross_entropy(q @ feats.double().t() / TAU, own)
@@ -117,25 +121,27 @@ SOFT = dict(type='SoftPrototypeContrastLoss', num_soft_prototypes=N_SOFT,
             alpha=ALPHA, temperature=TAU, weight_temperature=TAU_W)
 
 
-@pytest.mark.parametrize('kind', ['soft_prototypes', 'cluster_contrast'])
+@pytest.mark.parametrize('kind', [
+    'soft_prototypes', 'soft_prototypes_with_self', 'cluster_contrast'
+])
 def test_losses_and_gradients_equal_the_restated_equations(kind):
-    if kind == 'soft_prototypes':
-        cfg = dict(loss_intra=SOFT, loss_cross=dict(SOFT, loss_weight=CROSS))
+    exclude_self = kind != 'soft_prototypes_with_self'
+    if kind.startswith('soft_prototypes'):
+        soft = dict(SOFT, exclude_self=exclude_self)
+        cfg = dict(loss_intra=soft, loss_cross=dict(soft, loss_weight=CROSS))
         cluster_loss = restated_sp
     else:
         cfg = dict(
             loss_intra=dict(type='ClusterContrastLoss'),
             loss_cross=dict(type='ClusterContrastLoss', loss_weight=CROSS))
-
-        def cluster_loss(q, y, centroids, members):
-            return restated_cc(q, y, centroids)
+        cluster_loss = restated_cc
 
     cfg['loss_instance'] = dict(type='InstanceDiscriminationLoss',
                                 temperature=TAU)
     head, feats, x, samples, modality = build(**cfg)
     losses = head.loss((x, ), samples, modality)
     x2 = x.detach().double().requires_grad_()
-    expected = restated_losses(x2, feats, cluster_loss)
+    expected = restated_losses(x2, feats, cluster_loss, exclude_self)
     for key, value in expected.items():
         torch.testing.assert_close(losses[key].double(), value, rtol=1e-5,
                                    atol=1e-6)

@@ -104,22 +104,27 @@ def test_losses_equal_the_standalone_losses_and_memories_update():
 
     # instance discrimination against every slot
     expected_ins = ce(q @ feats.t() / TAU, idx)
-    # soft prototypes: every member of each cluster (n = 2 >= sizes), the
-    # banks built by hand
-    rgb_bank = ClusterBank(c_rgb, TAU, feats,
-                           torch.tensor([0, 0, 1, 2, -1, -1, -1, -1]))
-    ir_bank = ClusterBank(c_ir, TAU, feats,
-                          torch.tensor([-1, -1, -1, -1, 0, 1, 1, -1]))
+    # soft prototypes: every member of each cluster (n = 2 >= sizes) but
+    # the query's own slot, the banks built by hand
+    rgb_members = torch.tensor([0, 0, 1, 2, -1, -1, -1, -1])
+    ir_members = torch.tensor([-1, -1, -1, -1, 0, 1, 1, -1])
+
+    def rgb_bank(slots):
+        return ClusterBank(c_rgb, TAU, feats, rgb_members, slots=slots)
+
+    def ir_bank(slots):
+        return ClusterBank(c_ir, TAU, feats, ir_members, slots=slots)
+
     sp = SoftPrototypeContrastLoss(
         num_soft_prototypes=2, alpha=0.5, temperature=TAU,
         weight_temperature=0.1)
-    expected_intra = sp(q[:3], labels[:3], rgb_bank) + \
-        sp(q[3:], labels[3:], ir_bank)
+    expected_intra = sp(q[:3], labels[:3], rgb_bank(idx[:3])) + \
+        sp(q[3:], labels[3:], ir_bank(idx[3:]))
     # cross: RGB 0 unmatched, RGB 1 -> IR 0, RGB 2 -> IR 1; IR 0 -> RGB 1,
     # IR 1 -> RGB 2
     expected_cross = 0.5 * (
-        sp(q[1:3], torch.tensor([0, 1]), ir_bank) +
-        sp(q[3:5], torch.tensor([1, 2]), rgb_bank))
+        sp(q[1:3], torch.tensor([0, 1]), ir_bank(idx[1:3])) +
+        sp(q[3:5], torch.tensor([1, 2]), rgb_bank(idx[3:5])))
 
     assert set(losses) == {
         'loss_instance', 'loss_intra', 'loss_cross', 'lambda'
@@ -129,7 +134,12 @@ def test_losses_equal_the_standalone_losses_and_memories_update():
     torch.testing.assert_close(losses['loss_intra'], 0.25 * expected_intra)
     torch.testing.assert_close(losses['loss_cross'], 0.25 * expected_cross)
 
-    # memories moved after the step, with the batch, in batch order
+    # the memories move once the backward pass has used them, with the
+    # batch, in batch order
+    assert torch.equal(head.memory.cluster_memories[RGB].features, c_rgb)
+    torch.testing.assert_close(head.memory.instance_memory.features, feats)
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     torch.testing.assert_close(
         head.memory.cluster_memories[RGB].features,
         momentum_loop(c_rgb, q[:3], labels[:3]))
@@ -138,9 +148,6 @@ def test_losses_equal_the_standalone_losses_and_memories_update():
         momentum_loop(c_ir, q[3:], labels[3:]))
     torch.testing.assert_close(head.memory.instance_memory.features,
                                momentum_loop(feats, q, idx))
-    # ... after the losses saved the old memories for backward
-    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
-    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
 def test_cluster_contrast_baseline():
@@ -306,3 +313,32 @@ def test_spcl_head_checkpoints_load():
     load_state_dict(model, {f'head.{k}': v for k, v in old.items()},
                     strict=True)
     assert model['head'].memory.num_clusters(RGB) == 3
+
+
+@pytest.mark.parametrize('epoch, skipped', [(0, ('loss_intra', 'loss_cross')),
+                                            (4, ('loss_instance', ))])
+def test_terms_of_weight_zero_are_not_computed(epoch, skipped):
+    head = make_head()
+    head.memory.reset(features(), LABELS, MODALITIES, PAIRS)
+    head.set_epoch(epoch)  # lambda = 0, then 1 after the ramp of 4
+    calls = []
+    for name in ('loss_intra', 'loss_cross', 'loss_instance'):
+        getattr(head, name).register_forward_hook(
+            lambda module, args, out, name=name: calls.append(name))
+    x, samples, modality = batch()
+    losses = head.loss((x, ), samples, modality)
+    assert not set(calls) & set(skipped)
+    assert set(calls) | set(skipped) == {
+        'loss_intra', 'loss_cross', 'loss_instance'
+    }
+    for name in skipped:
+        assert losses[name].item() == 0
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    assert x.grad.abs().sum() > 0
+    # a loss_weight of 0 skips its term too
+    head = make_head(loss_cross=dict(SOFT, loss_weight=0.0))
+    head.memory.reset(features(), LABELS, MODALITIES, PAIRS)
+    head.loss_cross.register_forward_hook(
+        lambda *args: pytest.fail('loss_cross of weight 0 computed'))
+    head.set_epoch(2)
+    assert head.loss((x, ), samples, modality)['loss_cross'].item() == 0

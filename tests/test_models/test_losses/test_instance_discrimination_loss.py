@@ -103,6 +103,27 @@ def test_sample_negatives_excludes_positives_and_covers_the_rest():
     assert seen == {1, 2, 4, 5, 6, 8, 9}
 
 
+def test_sample_negatives_by_rejection_is_uniform():
+    """K <= half of the available slots: drawn with replacement, positives
+    and repeats dropped. Every available slot equally often (chi-square at
+    five standard deviations), each draw K distinct non-positive slots."""
+    loss_fn = InstanceDiscriminationLoss(num_negatives=20)
+    positives = torch.arange(0, 200, 20)  # 10 slots
+    generator = torch.Generator().manual_seed(0)
+    counts = torch.zeros(200)
+    for _ in range(400):
+        negatives = loss_fn.sample_negatives(200, positives, generator)
+        assert negatives.tolist() == sorted(set(negatives.tolist()))
+        assert len(negatives) == 20
+        counts[negatives] += 1
+    assert not counts[positives].any()
+    observed = counts[counts.new_ones(200).index_fill_(0, positives,
+                                                       0).bool()]
+    expected = 400 * 20 / 190
+    chi2 = float(((observed - expected)**2 / expected).sum())
+    assert abs(chi2 - 189) < 5 * math.sqrt(2 * 189)
+
+
 def test_generator_and_global_rng_reproducible():
     g = torch.Generator().manual_seed(0)
     bank = torch.nn.functional.normalize(torch.randn(50, 8, generator=g),

@@ -213,3 +213,38 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match='instance memory'):
         SoftPrototypeContrastLoss()(torch.eye(2), torch.tensor([0, 1]),
                                     ClusterBank(centroids, 0.05))
+
+
+def test_hand_worked_self_exclusion():
+    """A query of slot 0 in cluster 0 = {slot 0: cos .8, slot 1: cos .6}
+    with n = 1: its soft prototype is slot 1, not itself."""
+    centroids = torch.tensor([[1., 0.], [0., 1.]])
+    instances = torch.tensor([[.8, .6], [.6, .8], [.6, .8], [-.6, .8]])
+    members = torch.tensor([0, 0, 1, 1])
+    q = torch.tensor([[1., 0.]])
+    tau = 0.5
+
+    def expected(p):  # alpha 0.5, one prototype (weight 1), negative c_1
+        pos = 0.5 * E(1 / tau) + 0.5 * E(p / tau)
+        return -math.log(pos / (pos + E(0 / tau)))
+
+    bank = ClusterBank(centroids, tau, instances, members,
+                       slots=torch.tensor([0]))
+    loss = SoftPrototypeContrastLoss(num_soft_prototypes=1, temperature=tau)
+    assert loss(q, torch.tensor([0]), bank).item() == pytest.approx(
+        expected(.6), rel=1e-6)
+    with_self = SoftPrototypeContrastLoss(num_soft_prototypes=1,
+                                          temperature=tau,
+                                          exclude_self=False)
+    assert with_self(q, torch.tensor([0]), bank).item() == pytest.approx(
+        expected(.8), rel=1e-6)
+    # a cluster of one image: no prototype left, the centroid term alone
+    # (alpha = 0 would leave no positive)
+    bank = ClusterBank(centroids, tau, instances[:1], torch.tensor([0]),
+                       slots=torch.tensor([0]))
+    pos = 0.5 * E(1 / tau)
+    assert loss(q, torch.tensor([0]), bank).item() == pytest.approx(
+        -math.log(pos / (pos + 1)), rel=1e-6)
+    with pytest.raises(ValueError, match='other than itself'):
+        SoftPrototypeContrastLoss(num_soft_prototypes=1, alpha=0.0)(
+            q, torch.tensor([0]), bank)

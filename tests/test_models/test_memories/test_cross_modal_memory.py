@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmvireid.models.memories import CrossModalMemory
+from mmvireid.models.memories import CrossModalMemory, select_soft_prototypes
 from mmvireid.structures import IR, RGB
 
 D, MU = 4, 0.1
@@ -65,11 +65,90 @@ def test_cluster_bank_members_are_the_modality_s_labels():
     memory.reset(feats, LABELS, MODALITIES, PAIRS)
     bank = memory.cluster_bank(IR)
     assert bank.features is memory.cluster_memories[IR].features
-    assert bank.members.tolist() == [-1, -1, -1, -1, 0, 1, 1, -1]
-    prototypes, mask = bank.soft_prototypes(2)
-    assert mask.tolist() == [[True, False], [True, True]]
-    torch.testing.assert_close(prototypes[0, 0], feats[4])
+    assert memory.members(IR).tolist() == [-1, -1, -1, -1, 0, 1, 1, -1]
+    indices = bank.prototype_indices(2)
+    assert indices[0].tolist() == [4, -1]
+    assert sorted(indices[1].tolist()) == [5, 6]
     assert make_memory(instances=False).cluster_bank(RGB).instances is None
+
+
+def random_clustering(seed, num=300, clusters=(12, 7)):
+    """Features, labels and modalities of ``num`` random images."""
+    g = torch.Generator().manual_seed(seed)
+    modalities = (torch.rand(num, generator=g) < 0.4).long()  # IR = 1
+    labels = torch.where(
+        modalities == RGB,
+        torch.randint(-1, clusters[RGB], (num, ), generator=g),
+        torch.randint(-1, clusters[IR], (num, ), generator=g))
+    feats = F.normalize(torch.randn(num, D, generator=g), dim=1)
+    return feats, labels, modalities, torch.tensor([[0, 1], [3, 0]])
+
+
+def random_batch(memory, g, size=24):
+    """Fresh queries of random training images with their labels."""
+    indices = torch.randint(len(memory.pseudo_labels), (size, ), generator=g)
+    queries = F.normalize(torch.randn(size, D, generator=g), dim=1)
+    return (queries, memory.modalities[indices],
+            memory.pseudo_labels[indices], indices)
+
+
+def from_scratch(memory, modality, num):
+    return select_soft_prototypes(memory.cluster_memories[modality].features,
+                                  memory.instance_memory.features,
+                                  memory.members(modality), num)[0]
+
+
+def test_kept_soft_prototypes_equal_a_selection_from_scratch():
+    memory = make_memory()
+    memory.reset(*random_clustering(0))
+    g = torch.Generator().manual_seed(5)
+    for step in range(24):
+        for m in (RGB, IR):
+            for num in (3, 5):
+                assert torch.equal(
+                    memory.cluster_bank(m).prototype_indices(num),
+                    from_scratch(memory, m, num)), (step, m, num)
+        queries, *batch = random_batch(memory, g)
+        if step % 2:
+            memory.update(queries, *batch)
+        else:  # as the head does: applied by the backward pass
+            queries.requires_grad_()
+            memory.update_after_backward(queries, *batch)
+            queries.sum().backward()
+        if step == 8:  # a write the memory did not log (e.g. a broadcast)
+            memory.instance_memory.features[:5] *= -1
+        if step == 14:  # a new clustering of another size
+            memory.reset(*random_clustering(1, num=200))
+        if step == 19:  # a checkpoint of another memory
+            other = make_memory()
+            other.reset(*random_clustering(2, num=250))
+            memory.load_state_dict(other.state_dict())
+
+
+def test_a_step_reselects_only_the_clusters_it_moved(monkeypatch):
+    from mmvireid.models.memories import soft_prototype_index
+    memory = make_memory()
+    memory.reset(*random_clustering(0))
+    memory.cluster_bank(RGB).prototype_indices(3)
+    ranked = []
+    rank_members = soft_prototype_index.rank_members
+
+    def counting(centroids, feats, members, labels, num):
+        ranked.append(sorted(members.tolist()))
+        return rank_members(centroids, feats, members, labels, num)
+
+    monkeypatch.setattr(soft_prototype_index, 'rank_members', counting)
+    g = torch.Generator().manual_seed(5)
+    queries, modality, labels, indices = random_batch(memory, g, 6)
+    memory.update(queries, modality, labels, indices)
+    assert torch.equal(memory.cluster_bank(RGB).prototype_indices(3),
+                       from_scratch(memory, RGB, 3))
+    members = memory.members(RGB)
+    moved = labels[(modality == RGB) & (labels >= 0)].unique()
+    assert moved.numel() > 0
+    assert ranked == [
+        torch.nonzero(torch.isin(members, moved)).flatten().tolist()
+    ]
 
 
 def test_associated_labels_hand_worked():

@@ -122,6 +122,50 @@ def test_one_stream_mmpretrain_backbone():
     assert feats[-1].shape == (2, 512)
 
 
+def test_channels_last_and_bf16_switches():
+    reference = build_model()
+    reference.eval()
+    model = MODELS.build(
+        dict(
+            type='VIReID',
+            backbone=dict(
+                type='TwoStreamResNet',
+                backbone=dict(type='ResNet', depth=18, strides=(1, 2, 2, 1))),
+            neck=dict(type='GeneralizedMeanPooling'),
+            head=dict(type='BNNeckHead', in_channels=512, num_classes=2),
+            channels_last=True))
+    model.load_state_dict(reference.state_dict())
+    model.eval()
+    conv = model.backbone.streams[0].conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    data = preprocessed(model)
+    with torch.no_grad():
+        expected = torch.stack(
+            [s.feature for s in reference(**data, mode='predict')])
+        feats = torch.stack([s.feature for s in model(**data, mode='predict')])
+        torch.testing.assert_close(feats, expected, rtol=1e-4, atol=1e-5)
+        model.autocast_dtype = 'bfloat16'
+        out = [s.feature for s in model(**data, mode='predict')]
+        # bf16 maps: float32 features of unit norm, close to float32's
+        assert out[0].dtype == torch.float32
+        assert F.cosine_similarity(torch.stack(out), expected).min() > 0.99
+        dtypes = []
+        model.backbone.register_forward_hook(
+            lambda module, args, out: dtypes.append(out[-1].dtype))
+        model(**data, mode='tensor')
+        assert dtypes == [torch.bfloat16]
+    model.train()
+    losses = model(**data, mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert torch.isfinite(conv.grad).all()
+    with pytest.raises(ValueError, match="autocast_dtype must be None or "
+                       "'bfloat16'.*AmpOptimWrapper"):
+        MODELS.build(
+            dict(type='VIReID', backbone=dict(type='ResNet', depth=18),
+                 head=dict(type='BNNeckHead', in_channels=512,
+                           num_classes=2), autocast_dtype='float16'))
+
+
 TINY_VIT = dict(
     type='VisionTransformer',
     arch=dict(
@@ -224,8 +268,9 @@ def test_eager_and_exported_routing_give_the_same_features():
         eager = model(**data, mode='predict')
         with routing_mode(sub_batches=False):
             exported = model(**data, mode='predict')
-    # 3 IR images, image and flip; then the whole batch
-    assert batch_sizes == [3, 3, 6, 6]
+    # the 3 IR images and their flips in one forward; then the whole
+    # batch of 6 images and their flips
+    assert batch_sizes == [6, 12]
     for a, b in zip(eager, exported):
         torch.testing.assert_close(a.feature, b.feature)
 
