@@ -1,7 +1,10 @@
 """Pseudo-labels for unsupervised VI-ReID (docs/en/methods.md §5): exact
 sparse k-reciprocal Jaccard distance, DBSCAN, cross-modal cluster
 association."""
-from .association import associate_clusters
+from .association import (ASSOCIATIONS, associate_clusters,
+                          association_mappings, check_association,
+                          instance_vote_association,
+                          progressive_graph_matching)
 from .centroids import cluster_centroids
 from .cross_modal import (CrossModalPseudoLabels, check_clustering_args,
                           clustering_ari, cross_modal_pseudo_labels,
@@ -17,6 +20,8 @@ __all__ = [
     'exact_knn', 'k_reciprocal_sets', 'k_reciprocal_encoding',
     'query_expansion', 'sparse_jaccard', 'jaccard_distance', 'cluster_dbscan',
     'pseudo_labels', 'cluster_centroids', 'associate_clusters',
+    'progressive_graph_matching', 'instance_vote_association',
+    'association_mappings', 'check_association', 'ASSOCIATIONS',
     'cross_modal_pseudo_labels', 'CrossModalPseudoLabels',
     'check_clustering_args', 'clustering_ari', 'joint_pseudo_labels'
 ]
