@@ -1,5 +1,5 @@
 # ADCA stage 1 on RegDB, one trial per model (yangbincv/ADCA
-# adca_regdb_train.py main_worker_stage1 L341-560, run_train_regdb.sh): as
+# adca_regdb_train.py main_worker_stage1 from L341, run_train_regdb.sh): as
 # adca_r50_sysu_stage1.py with RegDB's eps 0.3 and 100 iterations an epoch
 # (../_base_/datasets/regdb_unsup_two_view.py). Another trial:
 #   --cfg-options train_dataloader.dataset.trial=3 \

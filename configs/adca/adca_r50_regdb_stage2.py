@@ -1,5 +1,5 @@
 # ADCA stage 2 on RegDB (yangbincv/ADCA adca_regdb_train.py
-# main_worker_stage2 L564-800): as adca_r50_sysu_stage2.py, from
+# main_worker_stage2 from L564): as adca_r50_sysu_stage2.py, from
 # adca_r50_regdb_stage1.py's last checkpoint (the same trial).
 _base_ = ['./adca_r50_regdb_stage1.py']
 

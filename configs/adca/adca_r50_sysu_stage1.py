@@ -1,5 +1,5 @@
 # ADCA (Yang et al., ACM MM 2022) stage 1 on SYSU-MM01, as its released code
-# trains it (yangbincv/ADCA adca_sysu_train.py main_worker_stage1 L382-606,
+# trains it (yangbincv/ADCA adca_sysu_train.py main_worker_stage1 from L382,
 # run_train_sysu.sh): a cluster memory per modality, no cross-modality
 # term, the mean memory update with momentum 0.1 (the OLD prototype keeps
 # 10 %); the batches and the clustered feature of

@@ -1,5 +1,5 @@
 # ADCA stage 2 on SYSU-MM01 (yangbincv/ADCA adca_sysu_train.py
-# main_worker_stage2 L700-966): stage 1's model trained 50 more epochs with a
+# main_worker_stage2 from L700): stage 1's model trained 50 more epochs with a
 # fresh Adam and schedule, and after every clustering the cross-modality
 # memory aggregation (CMA, L814-849): RGB and IR clusters are paired by the
 # votes of image pairs with inner product >= 0.5 (association='adca'), and

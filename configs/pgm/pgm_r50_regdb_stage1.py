@@ -1,5 +1,5 @@
 # PGM stage 1 on RegDB, one trial per model (zesenwu23/USL-VI-ReID
-# train_regdb.py main_worker_stage1 L333-560, run_train_regdb.sh,
+# train_regdb.py main_worker_stage1 from L333, run_train_regdb.sh,
 # training_logs_example/RegDB): as pgm_r50_sysu_stage1.py with RegDB's eps
 # 0.3, 100 iterations an epoch, no ColorJitter in the IR view (L481-489),
 # Adam x0.1 every 10 epochs, 30 epochs. Another trial:

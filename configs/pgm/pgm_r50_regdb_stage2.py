@@ -1,5 +1,5 @@
 # PGM stage 2 on RegDB (zesenwu23/USL-VI-ReID train_regdb.py
-# main_worker_stage2 L564-840): as pgm_r50_sysu_stage2.py, 30 epochs, with
+# main_worker_stage2 from L559): as pgm_r50_sysu_stage2.py, 30 epochs, with
 # two differences of the RegDB code: the association also runs when there
 # are fewer RGB than IR clusters, IR matched to RGB
 # (dict(type='pgm', symmetric=True), L716-739), and the memories keep the

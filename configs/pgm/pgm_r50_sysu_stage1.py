@@ -1,5 +1,5 @@
 # PGM (Wu & Ye, CVPR 2023) stage 1 on SYSU-MM01, as its released code trains
-# it (zesenwu23/USL-VI-ReID train_sysu.py main_worker_stage1 L380-606,
+# it (zesenwu23/USL-VI-ReID train_sysu.py main_worker_stage1 from L380,
 # run_train_sysu.sh, training_logs_example/SYSU-MM01): a cluster memory per
 # modality, no cross-modality term, the mean memory update with momentum
 # 0.2 (the OLD prototype keeps 20 %); the batches and the clustered feature

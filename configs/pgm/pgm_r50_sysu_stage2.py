@@ -1,5 +1,5 @@
 # PGM stage 2 on SYSU-MM01 (zesenwu23/USL-VI-ReID train_sysu.py
-# main_worker_stage2 L700-966, clustercontrast/trainers.py L59-104): stage
+# main_worker_stage2 from L700, clustercontrast/trainers.py L59-104): stage
 # 1's model trained 70 more epochs with a fresh Adam and schedule, and
 # - progressive graph matching of the clusters after every clustering
 #   (association='pgm', L816-847): every RGB cluster gets an IR partner when

@@ -6,8 +6,8 @@
 # RandomMultipleGallerySampler, which both run), 200 iterations an epoch.
 # The clustered feature is theirs: the mean of the L2-normalised features
 # of an image and of its flip, not renormalised. ADCA: yangbincv/ADCA
-# adca_sysu_train.py L52-71, L527-533, run_train_sysu.sh; PGM:
-# zesenwu23/USL-VI-ReID train_sysu.py L527-533, run_train_sysu.sh.
+# adca_sysu_train.py L45-91, L527-533, run_train_sysu.sh; PGM:
+# zesenwu23/USL-VI-ReID train_sysu.py L52-98, L527-533, run_train_sysu.sh.
 _base_ = ['./sysu_mm01_unsup.py', './unsup_two_view_pipelines.py']
 
 num_instances = 16
