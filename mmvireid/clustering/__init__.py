@@ -8,7 +8,7 @@ from .association import (ASSOCIATIONS, associate_clusters,
 from .centroids import cluster_centroids
 from .cross_modal import (CrossModalPseudoLabels, check_clustering_args,
                           clustering_ari, cross_modal_pseudo_labels,
-                          joint_pseudo_labels)
+                          joint_pseudo_labels, outliers_as_singletons)
 from .dbscan import cluster_dbscan
 from .jaccard_distance import jaccard_distance, sparse_jaccard
 from .k_reciprocal import (k_reciprocal_encoding, k_reciprocal_sets,
@@ -23,5 +23,6 @@ __all__ = [
     'progressive_graph_matching', 'instance_vote_association',
     'association_mappings', 'check_association', 'ASSOCIATIONS',
     'cross_modal_pseudo_labels', 'CrossModalPseudoLabels',
-    'check_clustering_args', 'clustering_ari', 'joint_pseudo_labels'
+    'check_clustering_args', 'clustering_ari', 'joint_pseudo_labels',
+    'outliers_as_singletons'
 ]

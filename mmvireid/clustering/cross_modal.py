@@ -242,18 +242,29 @@ def clustering_ari(pids: np.ndarray, modalities: np.ndarray,
     pairs = np.asarray(pairs).reshape(-1, 2)
     joint = joint_pseudo_labels(pseudo_labels, modalities, pairs)
     # plain floats: the statistics go into checkpoints (weights_only loads)
-    scores = {'ari': float(adjusted_rand_score(pids, _singletons(joint)))}
+    scores = {
+        'ari': float(adjusted_rand_score(pids, outliers_as_singletons(joint)))
+    }
     for modality in (RGB, IR):
         members = modalities == modality
         if members.any():
             scores[f'ari_{MODALITY_NAMES[modality]}'] = float(
-                adjusted_rand_score(pids[members],
-                                    _singletons(pseudo_labels[members])))
+                adjusted_rand_score(
+                    pids[members],
+                    outliers_as_singletons(pseudo_labels[members])))
     return scores
 
 
-def _singletons(labels: np.ndarray) -> np.ndarray:
-    """Give every -1 label its own new cluster id."""
+def outliers_as_singletons(labels: np.ndarray) -> np.ndarray:
+    """Give every -1 label its own new cluster id (how the adjusted Rand
+    indices here count outliers).
+
+    Args:
+        labels (np.ndarray): (N,) cluster labels, -1 for outliers.
+
+    Returns:
+        np.ndarray: (N,) labels, each outlier a cluster of its own.
+    """
     labels = labels.copy()
     outliers = labels < 0
     labels[outliers] = labels.max(initial=-1) + 1 + np.arange(outliers.sum())
