@@ -200,10 +200,12 @@ class PseudoLabelSampler(CrossModalityIdentitySampler):
         if batch_size != self.batch_size:
             raise ValueError(
                 f'train_dataloader.batch_size={batch_size} does not match '
-                f'its PseudoLabelSampler: (num_pids RGB {self.num_pids[RGB]}'
-                f' + IR {self.num_pids[IR]}) x num_instances '
-                f'{self.num_instances} = {self.batch_size} items per batch; '
-                f'set train_dataloader.batch_size={self.batch_size}')
+                'its PseudoLabelSampler: (sampler.num_pids RGB '
+                f'{self.num_pids[RGB]} + IR {self.num_pids[IR]}) x '
+                f'sampler.num_instances ({self.num_instances}) = '
+                f'{self.batch_size} items per batch (an item with two views '
+                'is two images of the model\'s batch); set '
+                f'train_dataloader.batch_size={self.batch_size}')
 
     def _groups(self) -> List[_ModalityGroups]:
         """Group the items of each modality by cluster (and camera).

@@ -160,8 +160,8 @@ def test_per_modality_num_pids():
     with pytest.raises(ValueError, match='a key of num_pids'):
         build(dataset, num_pids=dict(rgb=2, depth=2))
     with pytest.raises(ValueError, match=r'train_dataloader.batch_size=12 '
-                       r'does not match.*RGB 1 \+ IR 2\) x num_instances 3 '
-                       '= 9 items'):
+                       r'does not match.*RGB 1 \+ IR 2\) x '
+                       r'sampler.num_instances \(3\) = 9 items'):
         sampler.check_batch_size(12)
 
 
