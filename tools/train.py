@@ -5,6 +5,7 @@ Example:
     python tools/train.py CONFIG --resume            # latest in work_dir
     python tools/train.py CONFIG --resume work_dirs/x/epoch_2.pth
     bash tools/dist_train.sh CONFIG 8                 # 8 processes (torchrun)
+    python tools/train.py CONFIG --tensorboard       # also to TensorBoard
 """
 import argparse
 import logging
@@ -44,6 +45,11 @@ def parse_args():
         choices=['float16', 'bfloat16'],
         default='float16',
         help='dtype of --amp (bfloat16 needs no loss scaling)')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also write the scalars and images to TensorBoard (event files '
+        'under the run\'s vis_data folder; needs the tensorboard package)')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -88,6 +94,8 @@ def merge_args(cfg, args):
         cfg.val_evaluator = None
 
     cfg.launcher = args.launcher
+    if args.tensorboard:
+        add_tensorboard(cfg)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:
@@ -152,6 +160,19 @@ def merge_args(cfg, args):
         if cfg.get(field) and cfg[field].get('num_workers', 0) == 0:
             cfg[field].persistent_workers = False
     return cfg
+
+
+def add_tensorboard(cfg):
+    """Add MMEngine's ``TensorboardVisBackend`` to the visualizer."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise SystemExit('tools/train.py --tensorboard needs the tensorboard '
+                         'package: pip install tensorboard (or pip install '
+                         '-e ".[optional]")') from None
+    backends = cfg.visualizer.setdefault('vis_backends', [])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
 
 
 def check_work_dir(cfg):

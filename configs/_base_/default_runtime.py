@@ -22,8 +22,10 @@ default_hooks = dict(
     broadcast_buffers=dict(type='BroadcastBuffersHook'),
     # batch size vs sampler, num_classes vs identities, before the first step.
     check_train_config=dict(type='CheckTrainConfigHook'),
-    # validation results visualization, set True to enable it.
-    visualization=dict(type='VisualizationHook', enable=False),
+    # ranked lists of a few queries after every validation, to the
+    # visualizer's backends (vis_data/vis_image; TensorBoard with
+    # tools/train.py --tensorboard); set enable=True to draw them.
+    visualization=dict(type='VIReIDVisualizationHook', enable=False),
 )
 
 # configure environment
@@ -39,7 +41,7 @@ env_cfg = dict(
 
 # set visualizer
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+visualizer = dict(type='VIReIDVisualizer', vis_backends=vis_backends)
 
 # set log level
 log_level = 'INFO'

@@ -24,6 +24,7 @@ def extract_features(model: nn.Module,
                      dataloader: DataLoader,
                      fields: Sequence[str] = (),
                      description: Optional[str] = 'Extracting features',
+                     gather: bool = True,
                      flip_fusion: Optional[str] = None) -> Dict:
     """Run ``model.test_step`` over a data loader; features in dataset order.
 
@@ -59,6 +60,10 @@ def extract_features(model: nn.Module,
             strings, one per sample. Defaults to none.
         description (str, optional): Label of the progress bar; None shows
             none. Defaults to ``'Extracting features'``.
+        gather (bool): Gather the ranks' features as above. False: this
+            process's batches only, without any collective (for a process
+            that runs a loader over every item by itself, e.g.
+            :func:`inference_model` on one rank of a job). Defaults to True.
         flip_fusion (str, optional): None for the model's test feature
             (VIReID: the mean of the raw features of the image and its flip,
             L2-normalised), or ``'mean_of_normalized'`` (see above).
@@ -98,11 +103,12 @@ def extract_features(model: nn.Module,
                              device=features[-1].device))
             for key in fields:
                 values[key].extend(_field(s, key) for s in samples)
-            advance(len(samples) * world_size)
+            advance(len(samples) * (world_size if gather else 1))
     model.train(was_training)
 
-    features, indices = all_gather_batch(
-        torch.cat(features).float(), torch.cat(indices))
+    features, indices = torch.cat(features).float(), torch.cat(indices)
+    if gather:
+        features, indices = all_gather_batch(features, indices)
     ordered = features.new_zeros(num, features.shape[1])
     ordered[indices] = features
     covered = torch.zeros(num, dtype=torch.bool, device=indices.device)
@@ -116,7 +122,8 @@ def extract_features(model: nn.Module,
     result = dict(features=ordered)
     rows = indices.cpu().numpy()
     for key in fields:
-        gathered = _all_gather_values(values[key])
+        gathered = _all_gather_values(values[key]) if gather else \
+            np.asarray(values[key])
         column = np.empty(num, dtype=gathered.dtype)
         column[rows] = gathered
         result[key] = column

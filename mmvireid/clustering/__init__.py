@@ -14,6 +14,7 @@ from .jaccard_distance import jaccard_distance, sparse_jaccard
 from .k_reciprocal import (k_reciprocal_encoding, k_reciprocal_sets,
                            query_expansion)
 from .knn import exact_knn
+from .label_spaces import concat_pseudo_labels
 from .pseudo_labels import pseudo_labels
 
 __all__ = [
@@ -24,5 +25,5 @@ __all__ = [
     'association_mappings', 'check_association', 'ASSOCIATIONS',
     'cross_modal_pseudo_labels', 'CrossModalPseudoLabels',
     'check_clustering_args', 'clustering_ari', 'joint_pseudo_labels',
-    'outliers_as_singletons'
+    'outliers_as_singletons', 'concat_pseudo_labels'
 ]

@@ -1,21 +1,27 @@
-"""k-reciprocal neighbour sets and their sparse encoding V (methods.md §5.1).
+"""k-reciprocal neighbour sets and their sparse encoding V
+(docs/en/methods.md §5.1).
 
-Every function here is vectorised in torch over rows (chunks of rows bound
-the memory, never a Python loop over samples) and runs on the device of its
-inputs. Sets are kept as boolean masks over the columns of the kNN list
-``rank`` (N, K); the encoding V is a :class:`SparseRows` of shape (N, N).
+Every function here is vectorised over rows (chunks of rows bound the
+memory, never a Python loop over samples). The sets and the encoding run in
+torch on the device of their inputs, the query expansion as a scipy sparse
+product on the CPU. Sets are kept as boolean masks over the columns of the
+kNN list ``rank`` (N, K); the encoding V is a :class:`SparseRows` of shape
+(N, N).
 """
 from typing import Tuple
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from .utils import SparseRows, single_threaded, take_rows
+from .utils import (SparseRows, cpu_workers, map_threads, single_threaded,
+                    take_rows)
 
 #: Rows processed together; bounds the (rows, K, K) temporaries.
 CHUNK_ROWS = 4096
-#: Elements of the (rows, N) position map of :func:`k_reciprocal_encoding`.
-MAP_BUDGET = 1 << 24
+#: Elements of a (rows, N) position map of :func:`k_reciprocal_encoding`.
+MAP_BUDGET = 1 << 22
 
 
 def half_width(k1: int) -> int:
@@ -105,54 +111,64 @@ def k_reciprocal_encoding(features: Tensor, rank: Tensor, similarities: Tensor,
     num, k = rank.shape
     device = rank.device
     chunk = max(1, min(CHUNK_ROWS, MAP_BUDGET // num))
-    position_map = torch.zeros(
-        chunk * num,
-        dtype=torch.int16 if k < 2**15 else torch.int32,
-        device=device)
+    workers = 1 if device.type == 'cuda' else cpu_workers()
+    map_dtype = torch.int16 if k < 2**15 else torch.int32
+    position_maps = [
+        torch.zeros(chunk * num, dtype=map_dtype, device=device)
+        for _ in range(workers)
+    ]
     positions = torch.arange(
-        1, k + 1, dtype=position_map.dtype, device=device).expand(chunk, k)
-    keys, logits = [], []
-    for start in range(0, num, chunk):
+        1, k + 1, dtype=map_dtype, device=device).expand(chunk, k)
+
+    def chunk_encoding(start):
         rank_rows = rank[start:start + chunk]
         size = rank_rows.size(0)
         row_base = torch.arange(size, device=device)[:, None] * num
         flat_rank = (row_base + rank_rows).flatten()
+        position_map = position_maps.pop()
         position_map.index_put_((flat_rank, ), positions[:size].flatten())
         members, extra = _expanded_sets(rank_rows, mask_k1[start:start + size],
                                         rank, mask_half, position_map,
                                         row_base)
         position_map.index_fill_(0, flat_rank, 0)
+        position_maps.append(position_map)
         # Members inside the kNN list (flat over (B, K)), then the few
-        # (chunk row, column) pairs outside it.
+        # (chunk row, column) pairs outside it; keys b·N + j.
         inside = members.flatten().nonzero()[:, 0]
-        keys += [(inside // k + start) * num +
-                 rank_rows.flatten().index_select(0, inside),
-                 extra + start * num]
-        extra_sims = _row_dots(features, extra // num + start, extra % num)
-        logits += [
-            -(2 - 2 * similarities[start:start + size].flatten().index_select(
-                0, inside)), -(2 - 2 * extra_sims)
-        ]
-    keys, order = torch.cat(keys).sort()
-    logits = torch.cat(logits).index_select(0, order)
-    rows = keys // num
-    # Softmax over each row's members (segments of `rows`).
-    row_max = torch.full(
-        (num, ), float('-inf'),
-        device=device).scatter_reduce_(0, rows, logits, 'amax')
-    weights = (logits - row_max.index_select(0, rows)).exp_()
-    weights /= torch.zeros(
-        num, device=device).index_add_(0, rows, weights).index_select(0, rows)
+        keys = torch.cat([(inside // k) * num +
+                          rank_rows.flatten().index_select(0, inside), extra])
+        sims = torch.cat([
+            similarities[start:start + size].flatten().index_select(
+                0, inside),
+            _row_dots(features, extra // num + start, extra % num)
+        ])
+        keys, order = keys.sort()
+        logits = (2 * sims.index_select(0, order)).sub_(2)
+        rows = keys // num
+        # Softmax over each row's members (segments of `rows`).
+        row_max = torch.full(
+            (size, ), float('-inf'),
+            device=device).scatter_reduce_(0, rows, logits, 'amax')
+        weights = logits.sub_(row_max.index_select(0, rows)).exp_()
+        weights /= torch.zeros(
+            size, device=device).index_add_(0, rows,
+                                            weights).index_select(0, rows)
+        return torch.bincount(rows, minlength=size), keys % num, weights
+
+    row_counts, cols, weights = zip(
+        *map_threads(chunk_encoding, range(0, num, chunk), workers))
     return SparseRows.from_row_counts(
-        torch.bincount(rows, minlength=num), keys % num, weights)
+        torch.cat(row_counts), torch.cat(cols), torch.cat(weights))
 
 
 def _row_dots(features: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
-    """``f_rows[t]·f_cols[t]`` for every t, gathering 4096 pairs at a time."""
+    """``f_rows[t]·f_cols[t]`` for every t, 256 pairs at a time (the
+    gathered (256, D) blocks stay small enough to be reused, not mapped
+    afresh, by the allocator)."""
     return torch.cat([
-        torch.einsum('nd,nd->n', features.index_select(0, rows[t:t + 4096]),
-                     features.index_select(0, cols[t:t + 4096]))
-        for t in range(0, rows.numel(), 4096)
+        features.index_select(0, rows[t:t + 256]).mul_(
+            features.index_select(0, cols[t:t + 256])).sum(1)
+        for t in range(0, rows.numel(), 256)
     ] or [features.new_zeros(0)])
 
 
@@ -191,12 +207,14 @@ def _expanded_sets(rank_rows: Tensor, mask_k1_rows: Tensor, rank: Tensor,
     return members, extra
 
 
-@single_threaded
 def query_expansion(encoding: SparseRows, rank: Tensor, k2: int) -> SparseRows:
     """V[i] ← mean of V[j] over j in rank[i, :k2] (no-op for k2 = 1).
 
     ``rank`` holds K columns, so the mean runs over min(k2, K) rows, as
-    slicing the community's kNN array does.
+    slicing the community's kNN array does. Computed as the sparse product
+    Q·V on the CPU (scipy), Q holding a 1 at (i, rank[i, p]) for p < k2,
+    then divided by k2: the sum runs over the rows in ``rank`` order, as
+    numpy's ``mean`` does in the community code (same float32 values).
 
     Args:
         encoding (SparseRows): V, shape (N, N).
@@ -204,7 +222,8 @@ def query_expansion(encoding: SparseRows, rank: Tensor, k2: int) -> SparseRows:
         k2 (int): Query-expansion size.
 
     Returns:
-        SparseRows: The expanded V, shape (N, N); rows still sum to 1.
+        SparseRows: The expanded V, shape (N, N), on the device of
+        ``encoding``; rows still sum to 1.
 
     Example:
         >>> v = query_expansion(v, rank, k2=6)
@@ -213,33 +232,17 @@ def query_expansion(encoding: SparseRows, rank: Tensor, k2: int) -> SparseRows:
     if width == 1:
         return encoding
     num = rank.size(0)
-    crow, cols, values = encoding
-    lengths = crow.diff()
-    max_len = int(lengths.max())
-    offsets = torch.arange(max_len, device=rank.device)
-    # Rows per chunk so that the (rows, k2·max_len) gathers stay ~2M.
-    chunk = max(1, (1 << 21) // (width * max_len))
-    crow_counts, out_cols, out_values = [], [], []
-    for start in range(0, num, chunk):
-        neighbours = rank[start:start + chunk, :width]  # (B, k2)
-        slot = take_rows(crow, neighbours)[..., None] + offsets
-        valid = offsets < take_rows(lengths, neighbours)[..., None]
-        slot = torch.where(valid, slot, 0).flatten(1)  # (B, k2·max_len)
-        valid = valid.flatten(1)
-        col = torch.where(valid, take_rows(cols, slot), num)
-        col, order = col.sort(dim=1, stable=True)
-        value = torch.where(valid, take_rows(values, slot),
-                            0.).gather(1, order)
-        # Sum the values of equal columns of each row (segments of `col`).
-        first = col < num
-        first[:, 1:] &= col[:, 1:] != col[:, :-1]
-        segment = first.flatten().cumsum(0) - 1
-        keep = (col < num).flatten()
-        summed = value.new_zeros(int(first.sum())).index_add_(
-            0, segment[keep],
-            value.flatten()[keep])
-        crow_counts.append(first.sum(1))
-        out_cols.append(col[first])
-        out_values.append(summed / width)
-    return SparseRows.from_row_counts(
-        torch.cat(crow_counts), torch.cat(out_cols), torch.cat(out_values))
+    v = sp.csr_matrix(tuple(part.cpu().numpy() for part in encoding[::-1]),
+                      shape=(num, num))
+    neighbours = sp.csr_matrix(
+        (np.ones(num * width, dtype=np.float32),
+         rank[:, :width].cpu().numpy().ravel(),
+         np.arange(0, num * width + 1, width)),
+        shape=(num, num))
+    expanded = neighbours @ v
+    expanded.sort_indices()
+    expanded.data /= width
+    device = encoding.cols.device
+    return SparseRows(*(torch.from_numpy(part).to(device, torch.long)
+                        for part in (expanded.indptr, expanded.indices)),
+                      torch.from_numpy(expanded.data).to(device))

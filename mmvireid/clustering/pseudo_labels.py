@@ -51,7 +51,7 @@ def pseudo_labels(
         >>> labels, timings = pseudo_labels(rgb_feats, k1=30, k2=6, eps=0.6)
     """
     features = check_features(features)
-    check_k(k1, k2)
+    check_k(k1, k2, 'pseudo_labels')
     if not 0 < eps < 1:
         raise ValueError(f'pseudo_labels: eps must be in (0, 1), got {eps!r}')
     clock = _Clock(features.device)

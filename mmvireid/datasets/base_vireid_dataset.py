@@ -1,10 +1,11 @@
 """Common base of the visible-infrared ReID datasets."""
+import copy
 import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, Compose
 
 from mmvireid.structures import IR, MODALITY_NAMES, RGB  # noqa: F401
 
@@ -134,6 +135,24 @@ class BaseVIReIDDataset(BaseDataset):
                 + (f' with minimum {labels.min()}' if labels.size
                    and np.issubdtype(labels.dtype, np.number) else ''))
         self._pseudo_labels = labels.astype(np.int64)
+
+    def with_pipeline(self, pipeline: Sequence[dict]) -> 'BaseVIReIDDataset':
+        """A shallow copy reading the same items through ``pipeline``.
+
+        Nothing is read from disk again (the copy shares the serialized data
+        list), e.g. the training set with the test pipeline, which
+        :class:`ClusteringHook` extracts.
+
+        Args:
+            pipeline (Sequence[dict]): Transform configs, built in the
+                current default scope.
+
+        Returns:
+            BaseVIReIDDataset: The copy.
+        """
+        view = copy.copy(self)
+        view.pipeline = Compose(pipeline)
+        return view
 
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
         """MMEngine's in-place subset, keeping each item's pseudo-label."""

@@ -1,5 +1,5 @@
 """Visualizer of VI-ReID ranked lists."""
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -42,6 +42,8 @@ class VIReIDVisualizer(Visualizer):
     QUERY_COLOR = (40, 90, 220)
     MATCH_COLOR = (0, 170, 0)
     MISMATCH_COLOR = (220, 0, 0)
+    #: Frame of a gallery image whose identity is unknown (``matches=None``).
+    UNKNOWN_COLOR = (140, 140, 140)
     TEXT_COLOR = (0, 0, 0)
     #: Width of an average character relative to the font height (DejaVu
     #: Sans, matplotlib's default), to fit captions and the header.
@@ -98,7 +100,7 @@ class VIReIDVisualizer(Visualizer):
     def visualize_ranked_list(self,
                               query_img: np.ndarray,
                               gallery_imgs: Sequence[np.ndarray],
-                              matches: Sequence[bool],
+                              matches: Optional[Sequence[bool]],
                               distances: Sequence[float],
                               query_text: str = 'query',
                               gallery_texts: Optional[Sequence[str]] = None,
@@ -114,7 +116,8 @@ class VIReIDVisualizer(Visualizer):
             query_img (np.ndarray): Query image, RGB uint8 (H, W, 3).
             gallery_imgs (Sequence[np.ndarray]): The K gallery images in rank
                 order, RGB uint8 (H_i, W_i, 3).
-            matches (Sequence[bool]): Whether each has the query's id, (K,).
+            matches (Sequence[bool], optional): Whether each has the query's
+                id, (K,); None when identities are unknown (grey frames).
             distances (Sequence[float]): Their distances to the query, (K,).
             query_text (str): Caption under the query. Defaults to
                 ``'query'``.
@@ -133,13 +136,13 @@ class VIReIDVisualizer(Visualizer):
             np.ndarray: The drawn row, RGB uint8 (H_row, W_row, 3).
         """
         num = len(gallery_imgs)
-        if len(matches) != num or len(distances) != num or (
-                gallery_texts is not None and len(gallery_texts) != num):
+        lengths = [len(x) for x in (matches, distances, gallery_texts)
+                   if x is not None]
+        if any(length != num for length in lengths):
             raise ValueError(
-                'visualize_ranked_list: gallery_imgs, matches, distances '
-                '(and gallery_texts) must have one entry per gallery image, '
-                f'got {num}, {len(matches)}, {len(distances)}' +
-                ('' if gallery_texts is None else f', {len(gallery_texts)}'))
+                'visualize_ranked_list: matches, distances and gallery_texts '
+                'must have one entry per gallery image: got '
+                f'{num} images and lengths {lengths}')
         captions = [query_text] + [
             f'#{rank} d={dist:.3f}' for rank, dist in enumerate(distances, 1)
         ]
@@ -162,9 +165,14 @@ class VIReIDVisualizer(Visualizer):
             x + half, top + half, x + geo['cell_w'] - half,
             top + frame + height + half
         ] for x in geo['x']])
-        colors = [self.QUERY_COLOR] + [
-            self.MATCH_COLOR if m else self.MISMATCH_COLOR for m in matches
-        ]
+        if matches is None:
+            gallery_colors = [self.UNKNOWN_COLOR] * num
+        else:
+            gallery_colors = [
+                self.MATCH_COLOR if m else self.MISMATCH_COLOR
+                for m in matches
+            ]
+        colors = [self.QUERY_COLOR] + gallery_colors
         self.draw_bboxes(boxes,
                          edge_colors=colors,
                          line_widths=frame * 72 / self.dpi,
@@ -175,7 +183,8 @@ class VIReIDVisualizer(Visualizer):
         for i, (x, caption) in enumerate(zip(geo['x'], captions)):
             texts.append(caption)
             positions.append([x + geo['cell_w'] / 2, y])
-            text_colors.append(self.TEXT_COLOR if i == 0 else colors[i])
+            text_colors.append(self.TEXT_COLOR if i == 0 or matches is None
+                               else colors[i])
         for x, caption in zip(geo['x'][1:], gallery_texts or []):
             texts.append(caption)
             positions.append([x + geo['cell_w'] / 2, y + 1.3 * font])
@@ -200,3 +209,23 @@ class VIReIDVisualizer(Visualizer):
         else:
             self.add_image(name, drawn, step=step)
         return drawn
+
+
+def stack_rows(rows: List[np.ndarray]) -> np.ndarray:
+    """Ranked-list rows of different widths, one above the other, padded
+    white on the right: one picture of several queries.
+
+    Args:
+        rows (list[np.ndarray]): RGB uint8 rows (H_i, W_i, 3), e.g. of
+            :meth:`VIReIDVisualizer.visualize_ranked_list`.
+
+    Returns:
+        np.ndarray: RGB uint8 (ΣH_i, max W_i, 3).
+    """
+    if not rows:
+        raise ValueError('stack_rows: no row given')
+    width = max(row.shape[1] for row in rows)
+    return np.concatenate([
+        np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)),
+               constant_values=255) for row in rows
+    ])

@@ -3,14 +3,25 @@ import pytest
 import torch
 
 from mmvireid.clustering import exact_knn
+from mmvireid.clustering.knn import _strip_knn
 
 
 def brute_force(features, k):
-    """Ranks by float64 squared distances, self forced first (numpy)."""
+    """Ranks by float64 squared distances, self forced first, ties by the
+    smaller index (numpy's stable sort)."""
     f = features.double().numpy()
     dist = ((f[:, None] - f[None])**2).sum(-1)
     np.fill_diagonal(dist, -1)
     return np.argsort(dist, axis=1, kind='stable')[:, :k]
+
+
+def lattice(side, copies=()):
+    """Points of a side × side integer grid (every product exact in
+    float32, so distances tie exactly), then copies of the given rows."""
+    grid = torch.stack(
+        torch.meshgrid(torch.arange(side), torch.arange(side),
+                       indexing='ij'), -1).reshape(-1, 2).float()
+    return torch.cat([grid, grid[list(copies)]])
 
 
 @pytest.mark.parametrize('backend', ['torch', 'faiss'])
@@ -23,6 +34,41 @@ def test_matches_brute_force(backend, block_size):
     np.testing.assert_array_equal(indices.numpy(), brute_force(features, 10))
     expected = (features[:, None] * features[indices]).sum(-1)
     torch.testing.assert_close(sims, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('threads', [1, 3])
+@pytest.mark.parametrize('block_size', [5, 16, 4096])
+def test_ties_go_to_the_smaller_index(threads, block_size):
+    # 8 × 8 grid plus copies: ties everywhere, including with self.
+    features = lattice(8, copies=(0, 9, 9, 63))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        indices, sims = exact_knn(
+            features, 13, backend='torch', block_size=block_size)
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_array_equal(indices.numpy(), brute_force(features, 13))
+    expected = (features[:, None] * features[indices]).sum(-1)
+    torch.testing.assert_close(sims, expected, atol=0, rtol=0)
+    # The same rule at any k: shorter lists are prefixes of longer ones.
+    shorter, _ = exact_knn(features, 5, block_size=block_size)
+    np.testing.assert_array_equal(shorter.numpy(), indices[:, :5].numpy())
+
+
+@pytest.mark.parametrize('block_size', [7, 64, 4096])
+def test_strip_search_matches_brute_force(block_size):
+    # The search used for CUDA features, run here on the CPU.
+    features = torch.randn(150, 12, generator=torch.Generator().manual_seed(5))
+    indices, sims = _strip_knn(features, 10, block_size)
+    np.testing.assert_array_equal(indices.numpy(), brute_force(features, 10))
+    expected = (features[:, None] * features[indices]).sum(-1)
+    torch.testing.assert_close(sims, expected, atol=1e-5, rtol=1e-5)
+    # Duplicates (rows 9, 10 copy row 4): self first, then its copies.
+    indices, _ = _strip_knn(lattice(3, copies=(4, 4)), 4, block_size)
+    assert indices[:, 0].tolist() == list(range(11))
+    for row in (4, 9, 10):
+        assert set(indices[row, :3].tolist()) == {4, 9, 10}
 
 
 @pytest.mark.parametrize('threads', [1, 3])

@@ -40,10 +40,12 @@ def test_all_outliers():
     assert set(timings) == set(PHASES + ['total'])
 
 
-@pytest.mark.parametrize(
-    'kwargs',
-    [dict(eps=1.0), dict(eps=0.0),
-     dict(k1=0), dict(k2=-1)])
-def test_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(eps=1.0), 'pseudo_labels: eps'),
+    (dict(eps=0.0), 'pseudo_labels: eps'),
+    (dict(k1=0), 'pseudo_labels: k1'),
+    (dict(k2=-1), 'pseudo_labels: k2'),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
         pseudo_labels(torch.randn(10, 4), **kwargs)

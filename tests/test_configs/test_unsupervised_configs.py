@@ -28,6 +28,14 @@ CONFIGS = {
     'spcl_id/spcl_id_r50_sysu_wo_progressive.py': ('SYSUMM01Dataset', 0.6,
                                                    200),
     'spcl_id/spcl_id_r18_synthetic_sysu.py': ('SYSUMM01Dataset', None, 30),
+    'spcl_id/spcl_id_vit-base-p16_sysu.py': ('SYSUMM01Dataset', 0.6, 200),
+    'spcl_id/spcl_id_convnext-tiny_sysu.py': ('SYSUMM01Dataset', 0.6, 200),
+}
+# configs that swap the ResNet-50 for another backbone (the model infers
+# head.in_channels: test_all_configs.py builds it) -> the wrapped backbone
+BACKBONE_SWAPS = {
+    'spcl_id/spcl_id_vit-base-p16_sysu.py': 'VisionTransformer',
+    'spcl_id/spcl_id_convnext-tiny_sysu.py': 'ConvNeXt',
 }
 
 
@@ -93,9 +101,14 @@ def test_hyperparameters(name):
         assert cfg.param_scheduler == [
             dict(type='StepLR', by_epoch=True, step_size=20, gamma=0.1)
         ]
-        assert cfg.model.backbone.backbone.depth == 50
-    built = MODELS.build(head)
-    assert built.in_channels == head.in_channels
+        wrapped = cfg.model.backbone.backbone
+        assert wrapped.type == BACKBONE_SWAPS.get(name, 'ResNet')
+        assert name in BACKBONE_SWAPS or wrapped.depth == 50
+    if name in BACKBONE_SWAPS:
+        assert head.in_channels is None
+    else:
+        built = MODELS.build(head)
+        assert built.in_channels == head.in_channels
 
 
 def test_ablations_switch_off_exactly_their_part():

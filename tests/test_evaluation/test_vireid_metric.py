@@ -403,3 +403,45 @@ def test_per_query_records_and_rank_setting():
     with pytest.raises(ValueError, match=r"'all' has trials 0..1, got"):
         next(metric.rank_setting(metric.settings[0], features, fields,
                                  trials=[2]))
+
+
+def test_ranked_lists_kept_for_the_visualization():
+    # the hand-worked SYSU case of test_sysu_end_to_end_hand_worked
+    gallery = [
+        sample(1, 2, RGB, 0, query=False),
+        sample(2, 1, RGB, 20, query=False),
+        sample(1, 4, RGB, 40, query=False),
+        sample(2, 5, RGB, 120, query=False),
+    ]
+    queries = [
+        sample(1, 3, IR, 0, gallery=False),
+        sample(2, 6, IR, 100, gallery=False),
+    ]
+    plain = VIReIDMetric(protocol='sysu', num_trials=1)
+    evaluate(plain, gallery + queries)
+    with pytest.raises(RuntimeError, match='keep_topk > 0'):
+        plain.ranked_lists()
+    metric = VIReIDMetric(protocol='sysu', num_trials=1, keep_topk=5)
+    assert metric.ranked_lists() == []
+    metrics = evaluate(metric, gallery + queries)
+    assert metrics == evaluate(plain, gallery + queries)
+    lists = metric.ranked_lists()
+    assert [(x['setting'], x['trial']) for x in lists] == [('all', 0),
+                                                           ('indoor', 0)]
+    first = lists[0]
+    assert first['query'].tolist() == [4, 5]
+    assert first['img_path'][4] == 'cam3/0001/0.jpg'
+    # all-search, one image per id and camera: the cam3 query at 0 degrees
+    # loses its cam2 image and ranks the cam1 id-2 image (20 degrees), the
+    # cam4 id-1 image (40), the cam5 id-2 image (120); -1 past the end
+    # (K = min(keep_topk, G) = 4)
+    assert first['gallery'][0].tolist() == [1, 2, 3, -1]
+    assert first['match'][0].tolist()[:3] == [False, True, False]
+    np.testing.assert_allclose(
+        first['distance'][0][:3],
+        [1 - math.cos(math.radians(d)) for d in (20, 40, 120)], atol=1e-6)
+    assert first['ap'][0] == pytest.approx(1 / 2)
+    # indoor (cams 1, 2): the cam3 query has no true match left
+    assert not lists[1]['valid'][0] and lists[1]['gallery'][0][0] == 1
+    with pytest.raises(ValueError, match='keep_topk'):
+        VIReIDMetric(keep_topk=-1)

@@ -52,3 +52,24 @@ def test_ranked_list_errors():
     with pytest.raises(ValueError, match='img_size must be'):
         VISUALIZERS.build(
             dict(type='VIReIDVisualizer', name='test_small', img_size=(8, 8)))
+
+
+def test_unknown_identities_get_grey_frames_and_rows_stack():
+    from mmvireid.visualization import stack_rows
+    vis = VISUALIZERS.build(
+        dict(type='VIReIDVisualizer', name='test_unknown', img_size=(64, 32)))
+    yellow = np.full((20, 10, 3), (250, 250, 0), np.uint8)
+    row = vis.visualize_ranked_list(yellow, [yellow, yellow], None,
+                                    [0.1, 0.2])
+    assert len(coloured_runs(row, vis.UNKNOWN_COLOR)) == 2
+    assert not coloured_runs(row, vis.MATCH_COLOR)
+    assert not coloured_runs(row, vis.MISMATCH_COLOR)
+    short = vis.visualize_ranked_list(yellow, [yellow], None, [0.1])
+    grid = stack_rows([row, short])
+    assert grid.shape == (row.shape[0] + short.shape[0], row.shape[1], 3)
+    np.testing.assert_array_equal(grid[:row.shape[0]], row)
+    np.testing.assert_array_equal(grid[row.shape[0]:, :short.shape[1]],
+                                  short)
+    assert (grid[row.shape[0]:, short.shape[1]:] == 255).all()
+    with pytest.raises(ValueError, match='no row'):
+        stack_rows([])

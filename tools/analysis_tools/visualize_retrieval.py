@@ -34,7 +34,7 @@ from tool_utils import add_runner_args, features_from_args, parse_tool_args
 from mmvireid.evaluation import VIReIDMetric
 from mmvireid.structures import MODALITY_NAMES
 from mmvireid.utils import register_all_modules
-from mmvireid.visualization import VIReIDVisualizer
+from mmvireid.visualization import VIReIDVisualizer, stack_rows
 
 #: Shown when neither --num-queries nor --query-list is given.
 DEFAULT_NUM_QUERIES = 10
@@ -229,16 +229,6 @@ def image_paths(img_path: np.ndarray, meta: dict,
                          'root they were extracted from')
     return np.array(
         [osp.join(data_root, osp.relpath(p, old_root)) for p in img_path])
-
-
-def stack_rows(rows: List[np.ndarray]) -> np.ndarray:
-    """Rows of different widths, padded white on the right, one above the
-    other."""
-    width = max(row.shape[1] for row in rows)
-    return np.concatenate([
-        np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)),
-               constant_values=255) for row in rows
-    ])
 
 
 def listed_queries(path: str, data: Dict, q_index: np.ndarray,

@@ -49,11 +49,14 @@ train_dataloader = dict(
         type='CrossModalityIdentitySampler',
         num_pids=num_pids,
         num_instances=num_instances),
+    # _scope_: built (with its pipeline) in mmvireid's scope even by tools
+    # that force mmpretrain's, e.g. mmpretrain's browse_dataset.py
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         split='train',
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+        _scope_='mmvireid'))
 
 val_dataloader = dict(
     batch_size=64,
@@ -63,7 +66,8 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         split='test',
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+        _scope_='mmvireid'))
 # all-search and indoor-search, ten single-shot galleries (seeds 0-9)
 val_evaluator = dict(type='VIReIDMetric', protocol='sysu')
 

@@ -2,10 +2,12 @@
 import logging
 
 import numpy as np
+from mmengine.dataset import ConcatDataset
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmpretrain.utils import get_ori_model
 
+from mmvireid.datasets import BaseVIReIDDataset, VIReIDConcatDataset
 from mmvireid.registry import HOOKS
 
 
@@ -20,6 +22,10 @@ class CheckTrainConfigHook(Hook):
       (``num_pids * 2 * num_instances`` for the cross-modality samplers,
       their ``check_batch_size``); otherwise batches mix draws or lose a
       modality (MCLNet's MMD term is then 0).
+    - ``train_dataloader.dataset`` must not be MMEngine's plain
+      ``ConcatDataset`` of VI-ReID datasets: it would merge their identities
+      (pid ``k`` of every part one class) and restart ``sample_idx`` in
+      every part; :class:`VIReIDConcatDataset` keeps them apart.
     - ``model.head.num_classes`` must cover the identities of the training
       set (pids ``0 .. C-1``); fewer classes fail at the first step with an
       ``IndexError`` of the loss, more leave classifier rows untrained (a
@@ -39,6 +45,17 @@ class CheckTrainConfigHook(Hook):
             ValueError: Naming the config key and the expected value.
         """
         loader = runner.train_dataloader
+        dataset = loader.dataset
+        if isinstance(dataset, ConcatDataset) and not isinstance(
+                dataset, VIReIDConcatDataset) and any(
+                    isinstance(part, BaseVIReIDDataset)
+                    for part in dataset.datasets):
+            raise ValueError(
+                "train_dataloader.dataset: MMEngine's ConcatDataset of "
+                'VI-ReID datasets would train pid k of every dataset as one '
+                'identity (and restart sample_idx in each); use '
+                "type='VIReIDConcatDataset', which keeps their identities "
+                'apart')
         sampler = loader.sampler
         check_batch_size = getattr(sampler, 'check_batch_size', None)
         if check_batch_size is not None and loader.batch_size is not None:
@@ -52,7 +69,6 @@ class CheckTrainConfigHook(Hook):
                 or pids is None or len(pids) == 0:
             return
         needed = int(np.max(pids)) + 1
-        dataset = loader.dataset
         where = (f'train_dataloader.dataset ({type(dataset).__name__}, '
                  f"data_root={getattr(dataset, 'data_root', None)!r})")
         if num_classes < needed:

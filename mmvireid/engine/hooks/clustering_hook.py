@@ -1,12 +1,10 @@
 """Pseudo-labels for unsupervised VI-ReID, recomputed before epochs."""
-import copy
 import os.path as osp
 import time
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine import dist
-from mmengine.dataset import Compose
 from mmengine.fileio import dump
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -14,9 +12,9 @@ from mmpretrain.utils import get_ori_model
 
 from mmvireid.apis import extract_features
 from mmvireid.apis.feature_extraction import FLIP_FUSIONS
-from mmvireid.clustering import (check_clustering_args,
+from mmvireid.clustering import (check_clustering_args, concat_pseudo_labels,
                                  cross_modal_pseudo_labels)
-from mmvireid.datasets.base_vireid_dataset import BaseVIReIDDataset
+from mmvireid.datasets import BaseVIReIDDataset, VIReIDConcatDataset
 from mmvireid.models.memories import CrossModalMemory
 from mmvireid.registry import HOOKS
 from mmvireid.structures import IR, MODALITY_NAMES, RGB
@@ -52,6 +50,10 @@ class ClusteringHook(Hook):
        ``clustering/<name>`` at the current iteration, to the visualizer's
        backends. A modality in which no cluster forms logs a warning;
        training goes on with what it has.
+
+    A :class:`VIReIDConcatDataset` is clustered part by part (the datasets
+    share no person) and the parts' results joined in disjoint label spaces
+    (:func:`concat_pseudo_labels`).
 
     Its priority (``ABOVE_NORMAL``) runs it before :class:`IterTimerHook`
     starts the epoch's clock: extraction and clustering are not charged to
@@ -145,6 +147,7 @@ class ClusteringHook(Hook):
         self._memory: Optional[CrossModalMemory] = None
         self._modalities: Optional[np.ndarray] = None
         self._pids: Optional[np.ndarray] = None
+        self._part_ranges: List[Tuple[int, int]] = []
         # whether the training set holds the memory's labels
         self._labelled = False
         #: Statistics of every clustering so far (rank 0), with ``epoch``.
@@ -155,24 +158,24 @@ class ClusteringHook(Hook):
         """Check the dataset and model, build the extraction loader and
         relabel the dataset with the labels of a loaded checkpoint."""
         dataset = runner.train_dataloader.dataset
-        if not isinstance(dataset, BaseVIReIDDataset):
+        if not isinstance(dataset, (BaseVIReIDDataset, VIReIDConcatDataset)):
             raise TypeError(
                 'ClusteringHook: the training set must be a '
-                'BaseVIReIDDataset (it holds the pseudo-labels), got '
-                f'{type(dataset).__name__}')
+                'BaseVIReIDDataset or a VIReIDConcatDataset of them (it '
+                f'holds the pseudo-labels), got {type(dataset).__name__}')
+        self._part_ranges = getattr(dataset, 'part_ranges',
+                                    [(0, len(dataset))])
         self._memory = self._find_memory(runner)
         self._modalities = dataset.modalities
         if 'pid' in dataset.get_data_info(0):
             self._pids = dataset.pids
         # The training items in their order (nothing re-read from disk)
         # with the test pipeline; build_dataloader deep-copies the view.
-        view = copy.copy(dataset)
-        view.pipeline = Compose(self.pipeline)
         self._loader = runner.build_dataloader(
             dict(
                 self.dataloader_cfg,
                 sampler=dict(type='DefaultSampler', shuffle=False),
-                dataset=view),
+                dataset=dataset.with_pipeline(self.pipeline)),
             seed=runner.seed)
         saved = self._memory.pseudo_labels
         if not saved.numel():
@@ -200,9 +203,16 @@ class ClusteringHook(Hook):
         time_extract = time.perf_counter() - start
         result = None
         if dist.get_rank() == 0:
-            result = cross_modal_pseudo_labels(
-                features, self._modalities, pids=self._pids,
-                association=self.association, **self.cluster_cfg)
+            result = concat_pseudo_labels([
+                cross_modal_pseudo_labels(
+                    features[begin:end],
+                    self._modalities[begin:end],
+                    pids=None if self._pids is None else
+                    self._pids[begin:end],
+                    association=self.association,
+                    **self.cluster_cfg)
+                for begin, end in self._part_ranges
+            ], self._modalities, self._pids)
         self._memory.reset(features,
                            None if result is None else result.pseudo_labels,
                            self._modalities,

@@ -157,6 +157,10 @@ class VIReIDMetric(BaseMetric):
             to None.
         gallery_draw (str): ``'random'`` or ``'official'`` (protocol
             ``'sysu'`` only). Defaults to ``'random'``.
+        keep_topk (int): Keep the first ``keep_topk`` gallery items of every
+            query's ranking with the per-query results
+            (:meth:`ranked_lists`; :class:`VIReIDVisualizationHook` raises
+            it to what it draws). 0 keeps none. Defaults to 0.
         rand_perm_file (str): The official permutations for
             ``gallery_draw='official'``: an absolute path, or a path relative
             to the dataset root (the folder of ``cam1`` ... ``cam6``, found
@@ -187,7 +191,8 @@ class VIReIDMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  rerank: Optional[dict] = None,
                  gallery_draw: str = 'random',
-                 rand_perm_file: str = 'exp/rand_perm_cam.mat') -> None:
+                 rand_perm_file: str = 'exp/rand_perm_cam.mat',
+                 keep_topk: int = 0) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f'VIReIDMetric: protocol must be one of '
                              f'{PROTOCOLS}, got {protocol!r}')
@@ -228,6 +233,11 @@ class VIReIDMetric(BaseMetric):
                 f'VIReIDMetric: rand_perm_file {rand_perm_file!r}: no such '
                 'file (the official SYSU-MM01 evaluation\'s '
                 'data_split/rand_perm_cam.mat)')
+        if isinstance(keep_topk, bool) or not isinstance(
+                keep_topk, int) or keep_topk < 0:
+            raise ValueError('VIReIDMetric: keep_topk must be an int >= 0, '
+                             f'got {keep_topk!r}')
+        self.keep_topk = keep_topk
         self.gallery_draw = gallery_draw
         self.rand_perm_file = rand_perm_file
         self._rand_perm: Dict[str, RandPerm] = {}
@@ -335,8 +345,8 @@ class VIReIDMetric(BaseMetric):
         for setting in self.settings:
             name, num_trials = setting['name'], setting['num_trials']
             scores = np.empty((num_trials, len(_SCORES)))
-            for trial, q_index, _, ranked in self._rank_normalized(
-                    setting, features, fields):
+            for trial, q_index, g_index, ranked in self._rank_normalized(
+                    setting, features, fields, topk=self.keep_topk or None):
                 try:
                     summary = summarize_rank(ranked)
                 except ValueError as error:
@@ -351,9 +361,14 @@ class VIReIDMetric(BaseMetric):
                     ', '.join(f'{n} {v:.2f}'
                               for (n, _), v in zip(_SCORES, scores[trial])),
                     logger='current')
-                self._per_query.append(
-                    dict(setting=name, trial=trial, q_index=q_index,
-                         **{key: ranked[key] for key in _QUERY_SCORES}))
+                entry = dict(setting=name, trial=trial, q_index=q_index,
+                             **{key: ranked[key] for key in _QUERY_SCORES})
+                if self.keep_topk:
+                    index = ranked['index']
+                    entry.update(
+                        gallery=np.where(index >= 0, g_index[index], -1),
+                        distance=ranked['distance'], match=ranked['match'])
+                self._per_query.append(entry)
             mean, std = scores.mean(axis=0), scores.std(axis=0)
             for (score, _), m, s in zip(_SCORES, mean, std):
                 metrics[f'{name}/{score}'] = float(m)
@@ -362,7 +377,7 @@ class VIReIDMetric(BaseMetric):
                         [f'{m:.2f} ± {s:.2f}' for m, s in zip(mean, std)])
         self._query_fields = {
             key: fields[key]
-            for key in ('img_path', 'pid', 'camid')
+            for key in ('img_path', 'pid', 'camid', 'modality')
         }
         print_log(
             f'{self.prefix} (percent, mean ± std over trials' +
@@ -516,8 +531,8 @@ class VIReIDMetric(BaseMetric):
         records = []
         for entry in self._per_query:
             fields = {
-                key: value[entry['q_index']].tolist()
-                for key, value in self._query_fields.items()
+                key: self._query_fields[key][entry['q_index']].tolist()
+                for key in ('img_path', 'pid', 'camid')
             }
             scores = {key: entry[key].tolist() for key in _QUERY_SCORES}
             for i, valid in enumerate(scores['valid']):
@@ -534,6 +549,43 @@ class VIReIDMetric(BaseMetric):
                         first_match_rank=(scores['first_match_rank'][i]
                                           if valid else None)))
         return records
+
+    def ranked_lists(self) -> List[dict]:
+        """The top-k ranked lists of the last :meth:`compute_metrics`.
+
+        Needs ``keep_topk`` > 0 during that evaluation.
+
+        Returns:
+            list[dict]: One dict per trial of every setting, in that order:
+            ``setting`` (str), ``trial`` (int, 0-based); per query (Q of
+            them), ``query`` (Q,) its item index, ``ap`` (Q,) (NaN when not
+            valid), ``valid`` (Q,) bool; per rank (K = ``keep_topk`` or
+            fewer), ``gallery`` (Q, K) item indices (-1 past the end of a
+            short ranking), ``distance`` (Q, K) and ``match`` (Q, K) bool;
+            and ``img_path``, ``pid``, ``camid``, ``modality`` (N,) of every
+            test item, which the item indices point into. Empty before the
+            first evaluation and on ranks > 0.
+
+        Raises:
+            RuntimeError: If ``keep_topk`` was 0 in the last evaluation.
+
+        Example:
+            >>> metric.keep_topk = 10
+            >>> runner.val()
+            >>> first = metric.ranked_lists()[0]
+            >>> first['img_path'][first['gallery'][0]]  # query 0's top 10
+        """
+        if self._per_query and 'gallery' not in self._per_query[0]:
+            raise RuntimeError(
+                'VIReIDMetric.ranked_lists: the last evaluation kept no '
+                'ranked list; set keep_topk > 0 before it')
+        return [
+            dict(setting=entry['setting'], trial=entry['trial'],
+                 query=entry['q_index'], ap=entry['ap'],
+                 valid=entry['valid'], gallery=entry['gallery'],
+                 distance=entry['distance'], match=entry['match'],
+                 **self._query_fields) for entry in self._per_query
+        ]
 
 
 def _scalar(value):

@@ -1,3 +1,4 @@
+from .two_stream_backbone import TwoStreamBackbone
 from .two_stream_resnet import TwoStreamResNet
 
-__all__ = ['TwoStreamResNet']
+__all__ = ['TwoStreamBackbone', 'TwoStreamResNet']

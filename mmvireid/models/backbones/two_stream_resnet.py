@@ -1,5 +1,4 @@
 """Two-stream wrapper around any mmpretrain ResNet-family backbone."""
-import copy
 from functools import partial
 from typing import List, Tuple
 
@@ -7,10 +6,10 @@ import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmvireid.registry import MODELS
 from ..utils.modality_routing import route_by_modality
+from ..utils.pretrained import load_pretrained_state_dict, pop_pretrained
 
 NUM_MODALITIES = 2
 
@@ -40,12 +39,12 @@ class TwoStreamResNet(BaseModule):
     stem and of the first ``num_specific_stages`` residual stages exists per
     modality (RGB = 0, IR = 1); the remaining stages are shared. Every
     sample is routed through the stream of its own modality and the batch
-    order is kept (:func:`route_by_modality`): in training the images of a
-    modality go through their stream as one sub-batch, so a stream's
+    order is kept (:func:`route_by_modality`): the images of a modality go
+    through their stream as one sub-batch, so in training a stream's
     BatchNorm statistics come from its modality only, while those of the
-    shared stages see both modalities of the batch; in inference (eval
-    mode) both streams run on the whole batch and every image takes its
-    stream's maps, which keeps shapes static for ``torch.export`` / ONNX.
+    shared stages see both modalities of the batch; while a graph is
+    captured (``torch.export`` / ONNX) both streams run on the whole batch
+    and every image takes its stream's maps, which keeps shapes static.
 
     The copies are mmpretrain modules whose unused parts are replaced by
     ``nn.Identity``, so their parameter names are the backbone's own
@@ -93,14 +92,8 @@ class TwoStreamResNet(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.identical_streams = identical_streams
-        backbone = copy.deepcopy(backbone)
-        self.pretrained = backbone.pop('init_cfg', None)
-        if self.pretrained is not None and \
-                self.pretrained.get('type') != 'Pretrained':
-            # Other initialisations are per-module and safe to apply to
-            # every copy by the normal path.
-            backbone['init_cfg'] = self.pretrained
-            self.pretrained = None
+        backbone, self.pretrained = pop_pretrained(backbone,
+                                                   type(self).__name__)
 
         self.streams = ModuleList(
             [MODELS.build(backbone) for _ in range(NUM_MODALITIES)])
@@ -137,17 +130,8 @@ class TwoStreamResNet(BaseModule):
 
     def _load_pretrained(self):
         logger = MMLogger.get_current_instance()
-        ckpt = CheckpointLoader.load_checkpoint(
-            self.pretrained['checkpoint'],
-            map_location=self.pretrained.get('map_location', 'cpu'))
-        state_dict = ckpt.get('state_dict', ckpt)
-        prefix = self.pretrained.get('prefix')
-        if prefix:
-            prefix = prefix if prefix.endswith('.') else prefix + '.'
-            state_dict = {
-                k[len(prefix):]: v
-                for k, v in state_dict.items() if k.startswith(prefix)
-            }
+        state_dict = load_pretrained_state_dict(self.pretrained,
+                                                type(self).__name__)
         parts = [('rgb stream', self.streams[0]),
                  ('ir stream', self.streams[1]),
                  ('shared stages', self.shared)]
@@ -174,8 +158,8 @@ class TwoStreamResNet(BaseModule):
 
         Every image goes through the stem and specific stages of its
         modality's stream (:func:`route_by_modality`: one sub-batch per
-        modality in training, the whole batch in eval mode), then the whole
-        batch, in its order, through the shared stages.
+        modality, the whole batch while a graph is captured), then the
+        whole batch, in its order, through the shared stages.
 
         Args:
             x (Tensor): Images, shape (N, 3, H, W).
@@ -190,7 +174,6 @@ class TwoStreamResNet(BaseModule):
             x,
             modality,
             [partial(self._specific_maps, stream) for stream in self.streams],
-            sub_batches=self.training,
             owner=type(self).__name__)
         outs = []
         h = specific[-1]

@@ -31,7 +31,9 @@ class BNNeckHead(BaseModule):
 
     Shapes:
         - inputs: a tuple of (N, D) pooled features (the last one is used).
-        - ``predict``: (N, D), or (N, 2D) for ``'concat'``.
+        - ``pre_logits``: (N, D), or (N, 2D) for ``'concat'``.
+        - ``predict``: N data samples with that ``feature`` (and
+          ``pred_score`` (C,) with a classifier), mmpretrain's head API.
 
     Example:
         >>> head = dict(type='BNNeckHead', in_channels=2048, num_classes=395,
@@ -93,10 +95,62 @@ class BNNeckHead(BaseModule):
             losses['loss_triplet'] = self.loss_triplet(pooled, labels)
         return losses
 
-    def predict(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+    def pre_logits(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The retrieval feature chosen by ``test_feature``, not normalised.
+
+        The name and signature of mmpretrain's head API (``ClsHead``):
+        ``ImageClassifier.extract_feat(inputs, stage='pre_logits')`` returns
+        it, and :class:`VIReID` averages it over the flip and L2-normalises
+        it.
+
+        Args:
+            feats (Sequence[Tensor]): Pooled features, the last one (N, D)
+                is used.
+
+        Returns:
+            Tensor: (N, D), or (N, 2D) for ``'concat'`` (BN-neck output
+            first).
+        """
         pooled, bn = self(feats)
         if self.test_feature == 'bn':
             return bn
         if self.test_feature == 'pool':
             return pooled
         return torch.cat([bn, pooled], dim=1)
+
+    def predict(self,
+                feats: Sequence[torch.Tensor],
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        """mmpretrain's head API: one data sample per image.
+
+        Each sample gets ``feature``, the (D,) retrieval feature of
+        :meth:`pre_logits` (what :class:`VIReIDMetric` reads; it
+        L2-normalises), and, when the head has an identity classifier,
+        ``pred_score`` (softmax over the C training identities) and
+        ``pred_label`` as mmpretrain's ``ClsHead`` sets them. So the head
+        serves in an mmpretrain ``ImageClassifier`` (one stream, no flip
+        averaging); :class:`VIReID` calls :meth:`pre_logits` instead.
+
+        Args:
+            feats (Sequence[Tensor]): Pooled features, the last one (N, D)
+                is used.
+            data_samples (list[DataSample], optional): Samples to fill; None
+                makes new ones. Defaults to None.
+
+        Returns:
+            list[DataSample]: The N samples.
+        """
+        feature = self.pre_logits(feats)
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(len(feature))]
+        scores = None
+        if self.classifier is not None:
+            _, bn = self(feats)
+            scores = self.classifier(bn).softmax(dim=1)
+        for i, sample in enumerate(data_samples):
+            sample.set_field(feature[i], 'feature', field_type='data')
+            if scores is not None:
+                sample.set_pred_score(scores[i]).set_pred_label(
+                    scores[i].argmax(dim=0, keepdim=True))
+        return data_samples

@@ -48,7 +48,7 @@ class MCLNetHead(BNNeckHead):
         - inputs: a tuple of S (N, D) features; ``loss`` reads ``gt_label``
           (the ``pid``) of every data sample and the (N,) ``modality``
           tensor the model passes.
-        - ``predict``: (N, D), or (N, 2D) for ``'concat'``.
+        - ``pre_logits``: (N, D), or (N, 2D) for ``'concat'``.
 
     Example:
         >>> head = dict(

@@ -94,7 +94,7 @@ class MemoryContrastHead(BNNeckHead):
         - data samples (training): ``pseudo_label`` and ``sample_idx``
           metainfo (packed by ``PackVIReIDInputs``); ``modality`` comes as
           a (B,) tensor from the data preprocessor.
-        - ``predict``: (B, D), or (B, 2D) for ``'concat'``.
+        - ``pre_logits``: (B, D), or (B, 2D) for ``'concat'``.
 
     Example:
         >>> head = dict(

@@ -27,10 +27,10 @@ class DeepSupervisionNeck(BaseModule):
     once per modality (RGB = 0, IR = 1), matching a backbone whose first
     stages are modality-specific: every sample goes through the projection
     of its own modality and the batch order is kept
-    (:func:`route_by_modality`, as in :class:`TwoStreamResNet`: in training
-    one sub-batch per modality, so a projection's BatchNorm statistics come
-    from its modality only; in eval mode both run on the whole batch). The
-    other projections are shared.
+    (:func:`route_by_modality`, as in :class:`TwoStreamResNet`: one
+    sub-batch per modality, so in training a projection's BatchNorm
+    statistics come from its modality only; while a graph is captured both
+    run on the whole batch). The other projections are shared.
 
     MCLNet (ResNet-50, last stride 1, 288x144 input): layer1 (256 channels,
     3 blocks) and layer2 (512, 2 blocks) per modality, layer3 (1024, 1 block)
@@ -143,7 +143,6 @@ class DeepSupervisionNeck(BaseModule):
                         inputs[s],
                         modality,
                         projection,
-                        sub_batches=self.training,
                         owner=type(self).__name__))
             else:
                 maps.append(projection(inputs[s]))

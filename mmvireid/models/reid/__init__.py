@@ -1,3 +1,4 @@
+from .retrieval_graph import RetrievalGraph
 from .vireid import VIReID
 
-__all__ = ['VIReID']
+__all__ = ['RetrievalGraph', 'VIReID']

@@ -1,4 +1,5 @@
 """The ReID model: data preprocessor -> backbone -> neck -> head."""
+import inspect
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -32,7 +33,12 @@ class VIReID(BaseModel):
         backbone (dict): Backbone config.
         neck (dict, optional): Pooling config (e.g.
             ``GeneralizedMeanPooling``).
-        head (dict): Head config with ``loss`` and ``predict``.
+        head (dict): Head config with ``loss`` and ``pre_logits`` (the
+            retrieval feature, as :class:`BNNeckHead`). When it takes
+            ``in_channels`` and leaves it out (or None), the feature
+            dimension D is read off a forward of one small image through
+            the backbone and the neck, so any mmpretrain backbone can be
+            swapped in without setting it (ViT-B: 768, ConvNeXt-T: 768).
         data_preprocessor (dict, optional): Its type defaults to
             :class:`VIReIDDataPreprocessor`, and it defaults to one without
             normalisation. The configs write it at top level in the dataset
@@ -66,8 +72,40 @@ class VIReID(BaseModel):
             data_preprocessor=MODELS.build(data_preprocessor))
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
-        self.head = MODELS.build(head)
+        self.head = None  # built once its in_channels is known
+        self.head = MODELS.build(self._with_in_channels(head))
         self.flip_test = flip_test
+
+    #: (H, W) of the image whose features give an unset head.in_channels.
+    PROBE_SIZE = (128, 64)
+
+    def _with_in_channels(self, head: dict) -> dict:
+        """``head`` with ``in_channels`` set to the feature dimension when
+        the head takes it and the config leaves it out (or None)."""
+        head_cls = MODELS.get(head['type']) if isinstance(
+            head.get('type'), str) else head.get('type')
+        if head.get('in_channels') is not None or head_cls is None or \
+                'in_channels' not in inspect.signature(head_cls).parameters:
+            return head
+        images = torch.zeros(1, 3, *self.PROBE_SIZE)
+        modality = torch.zeros(1, dtype=torch.long)
+        parts = [m for m in (self.backbone, self.neck) if m is not None]
+        for part in parts:
+            part.eval()
+        try:
+            with torch.no_grad():
+                feats = self.extract_feat(images, modality)
+        except Exception as error:
+            raise ValueError(
+                'VIReID: head.in_channels is not set and could not be read '
+                f'off the features of a {self.PROBE_SIZE[0]}x'
+                f'{self.PROBE_SIZE[1]} image ({type(error).__name__}: '
+                f'{error}); set head.in_channels to the feature dimension '
+                'of the backbone and neck') from error
+        finally:
+            for part in parts:
+                part.train()
+        return dict(head, in_channels=feats[-1].flatten(1).shape[1])
 
     @staticmethod
     def _takes_modality(module) -> bool:
@@ -152,15 +190,32 @@ class VIReID(BaseModel):
             return self.head.loss(feats, data_samples, modality)
         return self.head.loss(feats, data_samples)
 
+    def retrieval_feat(self,
+                       inputs: torch.Tensor,
+                       modality: Optional[torch.Tensor] = None
+                       ) -> torch.Tensor:
+        """The head's retrieval feature of every image, as it is: neither
+        flip-averaged nor L2-normalised (the graph a deployed model runs,
+        see ``tools/deployment/pytorch2onnx.py``).
+
+        Args:
+            inputs (Tensor): Preprocessed images, (N, 3, H, W).
+            modality (Tensor, optional): (N,) long, needed when a part
+                takes it.
+
+        Returns:
+            Tensor: (N, D).
+        """
+        return self.head.pre_logits(self.extract_feat(inputs, modality))
+
     def predict(self,
                 inputs: torch.Tensor,
                 data_samples: List[DataSample],
                 modality: Optional[torch.Tensor] = None) -> List[DataSample]:
         """Set the L2-normalised (flip-averaged) feature on every sample."""
-        feats = self.head.predict(self.extract_feat(inputs, modality))
+        feats = self.retrieval_feat(inputs, modality)
         if self.flip_test:
-            flipped = self.head.predict(
-                self.extract_feat(inputs.flip(3), modality))
+            flipped = self.retrieval_feat(inputs.flip(3), modality)
             feats = (feats + flipped) / 2
         feats = F.normalize(feats, dim=1)
         for sample, feat in zip(data_samples, feats):

@@ -43,14 +43,40 @@ def test_loss_values_match_independent_computation():
 
 
 @pytest.mark.parametrize('kind,dim', [('bn', 8), ('pool', 8), ('concat', 16)])
-def test_predict_feature_kinds(kind, dim):
+def test_pre_logits_feature_kinds(kind, dim):
     head = make_head(test_feature=kind)
     head.eval()
     feats = torch.randn(4, 8)
-    out = head.predict((feats, ))
+    out = head.pre_logits((feats, ))
     assert out.shape == (4, dim)
     if kind == 'pool':
         torch.testing.assert_close(out, feats)
+
+
+def test_predict_follows_mmpretrain_head_api():
+    """predict(feats, data_samples=None) -> data samples with the feature
+    and, as mmpretrain's ClsHead, pred_score / pred_label."""
+    head = make_head(test_feature='bn')
+    head.bnneck.running_mean.uniform_(-1, 1)
+    head.bnneck.running_var.uniform_(0.5, 2)
+    head.eval()
+    feats = torch.randn(4, 8)
+    with torch.no_grad():
+        samples = head.predict((feats, ))
+        given = [DataSample() for _ in range(4)]
+        assert head.predict((feats, ), given) is given
+    bn = (feats - head.bnneck.running_mean) / torch.sqrt(
+        head.bnneck.running_var + 1e-5)
+    scores = torch.softmax(bn @ head.classifier.weight.T, dim=1)
+    assert len(samples) == 4
+    for i, sample in enumerate(samples):
+        torch.testing.assert_close(sample.feature, bn[i])
+        torch.testing.assert_close(sample.pred_score, scores[i])
+        assert sample.pred_label.tolist() == [int(scores[i].argmax())]
+    # without a classifier: the feature only
+    plain = make_head(loss_id=None).eval()
+    sample = plain.predict((feats, ))[0]
+    assert 'feature' in sample and 'pred_score' not in sample
 
 
 def test_bad_config():

@@ -143,7 +143,7 @@ def test_loss_weights_are_configurable():
     torch.testing.assert_close(mine['loss_hks'] * 5, ref['loss_hks'])
 
 
-def test_predict_is_bnneck_of_f4():
+def test_pre_logits_is_bnneck_of_f4():
     head = make_head()
     head.bnneck.running_mean.uniform_(-1, 1)
     head.bnneck.running_var.uniform_(0.5, 2)
@@ -153,10 +153,10 @@ def test_predict_is_bnneck_of_f4():
     expected = (feats[3] - head.bnneck.running_mean) / torch.sqrt(
         head.bnneck.running_var + 1e-5) * head.bnneck.weight
     with torch.no_grad():
-        torch.testing.assert_close(head.predict(feats), expected)
+        torch.testing.assert_close(head.pre_logits(feats), expected)
         concat = make_head(test_feature='concat')
         concat.eval()
-        out = concat.predict(feats)
+        out = concat.pre_logits(feats)
     assert out.shape == (len(LABELS), 2 * DIM)
     torch.testing.assert_close(out[:, DIM:], feats[3])
 

@@ -224,11 +224,12 @@ def test_progressive_weight_follows_the_epoch():
     assert make_head(progressive=None).progress_weight is None
 
 
-def test_predict_is_the_bnneck_feature():
+def test_pre_logits_is_the_bnneck_feature():
     head = make_head()
     x = torch.randn(3, D)
-    torch.testing.assert_close(head.predict((x, )), x / math.sqrt(1 + 1e-5))
-    pooled = make_head(test_feature='pool').predict((x, ))
+    torch.testing.assert_close(head.pre_logits((x, )),
+                               x / math.sqrt(1 + 1e-5))
+    pooled = make_head(test_feature='pool').pre_logits((x, ))
     torch.testing.assert_close(pooled, x)
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmvireid.models.utils import route_by_modality
+from mmvireid.models.utils import route_by_modality, routing_mode
 from mmvireid.structures import IR, RGB
 
 
@@ -164,6 +164,29 @@ def test_bad_modality(sub_batches):
         route_by_modality(x, torch.tensor([0, 2, -1]), heads, sub_batches)
 
 
+def test_non_tensor_items_pass_through():
+    """A patch embedding returns its tokens and the grid size: the grid
+    size is the same for both branches and is returned as it is."""
+
+    def embed(scale, grid):
+        return lambda x: (x * scale, grid)
+
+    x, modality = batch([IR, RGB, IR])
+    for sub_batches in (True, False):
+        tokens, grid = route_by_modality(
+            x, modality, [embed(2., (6, 4)), embed(3., (6, 4))],
+            sub_batches=sub_batches)
+        assert grid == (6, 4)
+        torch.testing.assert_close(tokens[1], x[1] * 2)
+        torch.testing.assert_close(tokens[::2], x[::2] * 3)
+        with pytest.raises(ValueError, match=r'Stem: the branches return '
+                           r'different non-tensor outputs \[\(6, 4\), '
+                           r'\(3, 2\)\]'):
+            route_by_modality(x, modality,
+                              [embed(2., (6, 4)), embed(3., (3, 2))],
+                              sub_batches=sub_batches, owner='Stem')
+
+
 class Routed(nn.Module):
     """A module that routes as the two-stream backbone does."""
 
@@ -172,8 +195,57 @@ class Routed(nn.Module):
         self.heads = branches()
 
     def forward(self, x, modality):
-        return route_by_modality(x, modality, self.heads,
-                                 sub_batches=self.training)
+        return route_by_modality(x, modality, self.heads)
+
+
+def test_eager_inference_takes_sub_batches():
+    """Without graph capture a branch sees its modality's samples only, in
+    eval mode too (no branch runs on the other modality's images)."""
+    model = Routed().eval()
+    x, modality = batch([RGB, IR, IR, RGB, IR])
+    with torch.no_grad():
+        out = model(x, modality)
+    assert model.heads[RGB].calls == [2] and model.heads[IR].calls == [3]
+    ref = per_sample_reference(model.heads, x, modality)
+    for got, want in zip(out, ref):
+        torch.testing.assert_close(got, want)
+
+
+def test_tracing_takes_the_whole_batch():
+    """torch.jit.trace records one graph: traced on a mix, it serves other
+    mixes only if it took the whole-batch path (sub-batch sizes would be
+    baked in)."""
+    model = Routed().eval()
+    x, modality = batch([RGB, IR, IR, RGB])
+    with torch.no_grad():
+        traced = torch.jit.trace(model, (x.detach(), modality),
+                                 check_trace=False)
+    assert model.heads[RGB].calls == model.heads[IR].calls == [4]
+    for mix in MIXES:
+        x, modality = batch(mix)
+        with torch.no_grad():
+            for got, want in zip(traced(x, modality), model(x, modality)):
+                torch.testing.assert_close(got, want)
+
+
+def test_routing_mode_forces_either_way():
+    """Whole batch in eager mode (what an exported graph computes), and
+    sub-batches under tracing (what a FLOP counter should count of eager
+    inference); an explicit sub_batches wins; the default comes back."""
+    model = Routed().eval()
+    x, modality = batch([RGB, IR, IR])
+    with torch.no_grad():
+        with routing_mode(sub_batches=False):
+            model(x, modality)
+            route_by_modality(x, modality, model.heads, sub_batches=True)
+        assert model.heads[RGB].calls == [3, 1]
+        assert model.heads[IR].calls == [3, 2]
+        with routing_mode(sub_batches=True):
+            torch.jit.trace(model, (x, modality), check_trace=False)
+        assert model.heads[RGB].calls[2:] == [1]
+        assert model.heads[IR].calls[2:] == [2]
+        model(x, modality)
+        assert model.heads[IR].calls[3:] == [2]
 
 
 @pytest.mark.skipif(
@@ -188,11 +260,11 @@ def test_inference_exports_one_graph_for_every_mix():
     exported = torch.export.export(
         model, (x.detach(), modality),
         dynamic_shapes=({0: n}, {0: n})).module()
-    for mix in MIXES:
+    for mix in MIXES + [[IR]]:
         x, modality = batch(mix)
         with torch.no_grad():
             for got, want in zip(exported(x, modality), model(x, modality)):
                 torch.testing.assert_close(got, want, rtol=0, atol=0)
     # the check of the values is a runtime assertion of the graph
     with pytest.raises(RuntimeError):
-        exported(x, torch.tensor([RGB, 2]))
+        exported(batch([RGB, IR])[0], torch.tensor([RGB, 2]))
