@@ -22,6 +22,7 @@ and mmpretrain's registries and tools find mmvireid's modules through the
 scope: ``mmpretrain.registry.MODELS.build(dict(type='TwoStreamResNet',
 _scope_='mmvireid', ...))``, or ``default_scope='mmvireid'`` in a config.
 """
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 from mmpretrain.registry import DATA_SAMPLERS as MMPRETRAIN_DATA_SAMPLERS
 from mmpretrain.registry import DATASETS as MMPRETRAIN_DATASETS
@@ -52,7 +53,7 @@ __all__ = [
     'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
     'PARAM_SCHEDULERS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS',
     'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS', 'TASK_UTILS', 'METRICS',
-    'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS'
+    'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS', 'FUNCTIONS'
 ]
 
 
@@ -92,3 +93,12 @@ METRICS = _child('metric', MMPRETRAIN_METRICS, 'evaluation')
 EVALUATORS = _child('evaluator', MMPRETRAIN_EVALUATORS, 'evaluation')
 VISUALIZERS = _child('visualizer', MMPRETRAIN_VISUALIZERS, 'visualization')
 VISBACKENDS = _child('vis_backend', MMPRETRAIN_VISBACKENDS, 'visualization')
+# Functions a config names, e.g. a loader's collate_fn. mmpretrain has no
+# registry of its own for them, so this one hangs under MMEngine's; MMEngine
+# looks collate functions up there without the default scope, so a config
+# names them with the scope: collate_fn=dict(type='mmvireid.<name>').
+FUNCTIONS = Registry(
+    'function',
+    parent=MMENGINE_FUNCTIONS,
+    scope='mmvireid',
+    locations=['mmvireid.datasets'])

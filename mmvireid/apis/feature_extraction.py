@@ -1,10 +1,11 @@
 """The features of a whole data loader, in dataset order, on every rank."""
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
 from mmengine import dist
+from mmpretrain.utils import get_ori_model
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from torch import nn
@@ -12,13 +13,19 @@ from torch.utils.data import DataLoader
 
 from mmvireid.models.utils import all_gather_batch
 
+#: What ``extract_features`` returns as an image's feature: None, the
+#: model's test feature; ``'mean_of_normalized'``, the mean of the
+#: L2-normalised features of the image and of its horizontal flip.
+FLIP_FUSIONS = (None, 'mean_of_normalized')
+
 
 @torch.no_grad()
 def extract_features(model: nn.Module,
                      dataloader: DataLoader,
                      fields: Sequence[str] = (),
                      description: Optional[str] = 'Extracting features',
-                     gather: bool = True) -> Dict:
+                     gather: bool = True,
+                     flip_fusion: Optional[str] = None) -> Dict:
     """Run ``model.test_step`` over a data loader; features in dataset order.
 
     Every data sample that ``test_step`` returns must hold a ``(D,)`` tensor
@@ -35,6 +42,15 @@ def extract_features(model: nn.Module,
     Used by :class:`ClusteringHook` (the training set with the test pipeline,
     every epoch) and by the analysis tools (any split of a checkpoint).
 
+    ``flip_fusion='mean_of_normalized'`` returns, instead of the model's test
+    feature, the mean of the L2-normalised features of the image and of its
+    horizontal flip, not renormalised (norm <= 1): the feature ADCA and PGM
+    cluster (yangbincv/ADCA ``clustercontrast/evaluators.py`` L43–49, with
+    the model's L2-normalised eval output, ``models/agw.py`` L251). The model
+    must have VIReID's ``flip_test`` switch: it is turned off while the
+    image and its flip (the batch's ``inputs`` reversed along the width) run
+    as two test steps, and restored after.
+
     Args:
         model (nn.Module): The model, wrapped or not (its ``test_step``
             handles the data preprocessor).
@@ -48,6 +64,10 @@ def extract_features(model: nn.Module,
             process's batches only, without any collective (for a process
             that runs a loader over every item by itself, e.g.
             :func:`inference_model` on one rank of a job). Defaults to True.
+        flip_fusion (str, optional): None for the model's test feature
+            (VIReID: the mean of the raw features of the image and its flip,
+            L2-normalised), or ``'mean_of_normalized'`` (see above).
+            Defaults to None.
 
     Returns:
         dict: ``features``, an (N, D) float32 tensor on the device of the
@@ -65,14 +85,18 @@ def extract_features(model: nn.Module,
     if num == 0:
         raise ValueError('extract_features: the data loader\'s dataset has '
                          'no item')
+    if flip_fusion not in FLIP_FUSIONS:
+        raise ValueError(f'extract_features: flip_fusion must be one of '
+                         f'{FLIP_FUSIONS}, got {flip_fusion!r}')
     was_training = model.training
     model.eval()
     features, indices = [], []
     values = {key: [] for key in fields}
     world_size = dist.get_world_size()
-    with _progress(num, description) as advance:
+    with _progress(num, description) as advance, \
+            _test_step(model, flip_fusion) as test_step:
         for data_batch in dataloader:
-            samples = model.test_step(data_batch)
+            samples = test_step(data_batch)
             features.append(_stack_features(samples))
             indices.append(
                 torch.tensor([int(s.sample_idx) for s in samples],
@@ -104,6 +128,44 @@ def extract_features(model: nn.Module,
         column[rows] = gathered
         result[key] = column
     return result
+
+
+@contextmanager
+def _test_step(model: nn.Module, flip_fusion: Optional[str]
+               ) -> Iterator[Callable[[dict], List]]:
+    """Yield the function that turns a batch into data samples with their
+    ``feature``, as ``flip_fusion`` asks."""
+    if flip_fusion is None:
+        yield model.test_step
+        return
+    inner = get_ori_model(model)
+    if not hasattr(inner, 'flip_test'):
+        raise ValueError(
+            f"extract_features: flip_fusion={flip_fusion!r} needs a model "
+            "with VIReID's flip_test switch, got "
+            f'{type(inner).__name__}')
+
+    def test_step(data_batch: dict) -> List:
+        # the two steps set the feature of the same data samples: read the
+        # image's before the flip's overwrites it
+        views = [_stack_features(model.test_step(data_batch))]
+        inputs = data_batch['inputs']
+        samples = model.test_step(
+            dict(
+                data_batch,
+                inputs=inputs.flip(-1) if isinstance(inputs, torch.Tensor)
+                else [image.flip(-1) for image in inputs]))
+        views.append(_stack_features(samples))
+        for sample, feature in zip(samples, (views[0] + views[1]) / 2):
+            sample.set_field(feature, 'feature', field_type='data')
+        return samples
+
+    flip_test = inner.flip_test
+    inner.flip_test = False
+    try:
+        yield test_step
+    finally:
+        inner.flip_test = flip_test
 
 
 def _stack_features(samples) -> torch.Tensor:

@@ -1,4 +1,5 @@
 from .base_vireid_dataset import IR, MODALITY_NAMES, RGB, BaseVIReIDDataset
+from .collate import multi_view_collate
 from .concat_vireid_dataset import VIReIDConcatDataset
 from .llcm import LLCMDataset
 from .regdb import RegDBDataset

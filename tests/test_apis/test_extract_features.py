@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
+import torch.nn.functional as F
 from mmengine.dataset import DefaultSampler, pseudo_collate
 from mmpretrain.structures import DataSample
 from torch import nn
@@ -135,3 +136,72 @@ def test_two_processes_gather_every_item_in_order(tmp_path):
         assert data['pid'] == [i // 2 for i in range(NUM)]
         assert data['img_path'] == [f'{i}.jpg' for i in range(NUM)]
         assert np.array_equal(data['pid'], np.arange(NUM) // 2)
+
+
+class Images(torch.utils.data.Dataset):
+    """Item i: a random uint8 image, modality i % 2, sample_idx i."""
+
+    def __init__(self, num=5):
+        g = torch.Generator().manual_seed(0)
+        self.images = torch.randint(0, 256, (num, 3, 32, 16), generator=g,
+                                    dtype=torch.uint8)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return dict(
+            inputs=self.images[i],
+            data_samples=DataSample(
+                metainfo=dict(sample_idx=i, modality=i % 2)))
+
+
+def tiny_vireid():
+    from mmvireid.registry import MODELS
+    model = MODELS.build(
+        dict(
+            type='VIReID',
+            backbone=dict(
+                type='TwoStreamResNet',
+                backbone=dict(type='ResNet', depth=18,
+                              strides=(1, 2, 2, 1))),
+            neck=dict(type='GeneralizedMeanPooling'),
+            head=dict(type='BNNeckHead', in_channels=512, num_classes=2),
+            data_preprocessor=dict(mean=[128.] * 3, std=[64.] * 3)))
+    model.init_weights()
+    return model
+
+
+def test_flip_fusion_mean_of_normalized_views():
+    model = tiny_vireid()
+    images = Images()
+    data_loader = DataLoader(images, batch_size=2,
+                             sampler=DefaultSampler(images, shuffle=False),
+                             collate_fn=pseudo_collate)
+    ours = extract_features(model, data_loader, description=None)
+    adca = extract_features(model, data_loader, description=None,
+                            flip_fusion='mean_of_normalized')
+    # restated: each view's BN-neck feature L2-normalised, then averaged
+    model.eval()
+    with torch.no_grad():
+        batch = model.data_preprocessor(
+            pseudo_collate([images[i] for i in range(len(images))]))
+        raw = [
+            model.head.pre_logits(
+                model.extract_feat(inputs, batch['modality']))
+            for inputs in (batch['inputs'], batch['inputs'].flip(3))
+        ]
+        views = [F.normalize(feat, dim=1) for feat in raw]
+    torch.testing.assert_close(adca['features'], (views[0] + views[1]) / 2)
+    torch.testing.assert_close(ours['features'],
+                               F.normalize(raw[0] + raw[1], dim=1))
+    # not renormalised: the norm is 1 only where the two views agree
+    norms = adca['features'].norm(dim=1)
+    assert (norms < 1 - 1e-4).all() and (norms > 0.5).all()
+    assert model.flip_test  # switched back on
+    with pytest.raises(ValueError, match='flip_fusion must be one of'):
+        extract_features(model, data_loader, flip_fusion='mean')
+    with pytest.raises(ValueError, match="needs a model with VIReID's "
+                       'flip_test switch, got Doubler'):
+        extract_features(Doubler(), loader(),
+                         flip_fusion='mean_of_normalized')

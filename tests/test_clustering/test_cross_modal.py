@@ -4,10 +4,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import adjusted_rand_score
 
-from mmvireid.clustering import (associate_clusters, check_clustering_args,
-                                 cluster_centroids, clustering_ari,
-                                 cross_modal_pseudo_labels,
-                                 joint_pseudo_labels, pseudo_labels)
+from mmvireid.clustering import (associate_clusters, check_association,
+                                 check_clustering_args, cluster_centroids,
+                                 clustering_ari, cross_modal_pseudo_labels,
+                                 instance_vote_association,
+                                 joint_pseudo_labels,
+                                 progressive_graph_matching, pseudo_labels)
 from mmvireid.structures import IR, RGB
 
 
@@ -125,3 +127,45 @@ def test_arguments_are_checked_with_their_name(argument, value, message):
     with pytest.raises(ValueError, match=r'modalities must have shape '
                        r'\(4,\)'):
         cross_modal_pseudo_labels(torch.eye(4), np.zeros(3))
+
+
+@pytest.mark.parametrize('association', [
+    'pgm', dict(type='pgm', symmetric=True), 'adca',
+    dict(type='adca', threshold=0.3)
+])
+def test_the_association_is_chosen_by_name(association):
+    # more RGB identities than IR ones: PGM gives the surplus a partner
+    features, modalities, pids = two_modalities(num_ids=6)
+    keep = torch.from_numpy(~((modalities == IR) & (pids == 5)))
+    features, modalities, pids = (features[keep], modalities[keep.numpy()],
+                                  pids[keep.numpy()])
+    args = dict(k1=8, k2=3, eps=0.5, min_samples=3)
+    result = cross_modal_pseudo_labels(features, modalities, pids=pids,
+                                       association=association, **args)
+    method, kwargs = check_association(association)
+    rgb, ir = modalities == RGB, modalities == IR
+    if method == 'pgm':
+        expected, costs = progressive_graph_matching(
+            cluster_centroids(features[torch.from_numpy(rgb)],
+                              result.pseudo_labels[rgb]),
+            cluster_centroids(features[torch.from_numpy(ir)],
+                              result.pseudo_labels[ir]), **kwargs)
+    else:
+        expected, costs = instance_vote_association(
+            features[torch.from_numpy(rgb)], result.pseudo_labels[rgb],
+            features[torch.from_numpy(ir)], result.pseudo_labels[ir],
+            **kwargs)
+    np.testing.assert_array_equal(result.pairs, expected)
+    stats = result.stats
+    assert (stats['num_clusters_rgb'], stats['num_clusters_ir']) == (6, 5)
+    assert stats['matched_pairs'] == len(expected)
+    assert stats['match_cost'] == pytest.approx(costs.mean())
+    if method == 'pgm':
+        # all six RGB clusters have a partner, IR keeps its round-1 one
+        assert stats['matched_rgb'] == 6 and stats['matched_ir'] == 5
+    else:
+        assert stats['matched_rgb'] == stats['matched_ir'] == len(expected)
+    assert stats['ari_rgb'] == stats['ari_ir'] == 1.0
+    with pytest.raises(ValueError, match='cross_modal_pseudo_labels: '
+                       'association must be one of'):
+        cross_modal_pseudo_labels(features, modalities, association='x')

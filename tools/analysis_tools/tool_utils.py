@@ -156,7 +156,9 @@ def evaluator_protocol(cfg: Config) -> dict:
 
 def extract_split(cfg: Config,
                   checkpoint: str,
-                  split: str = 'test') -> Optional[Dict]:
+                  split: str = 'test',
+                  pipeline: Optional[list] = None,
+                  flip_fusion: Optional[str] = None) -> Optional[Dict]:
     """Features and labels of a split, for :func:`save_features`.
 
     Builds the runner from ``cfg`` (which must hold ``work_dir``; its
@@ -168,6 +170,10 @@ def extract_split(cfg: Config,
         cfg (Config): The full config.
         checkpoint (str): Path of the checkpoint.
         split (str): ``'test'`` or ``'train'``. Defaults to ``'test'``.
+        pipeline (list, optional): Read the split with this pipeline
+            instead of the test pipeline. Defaults to None.
+        flip_fusion (str, optional): As :func:`extract_features`. Defaults
+            to None (the model's test feature).
 
     Returns:
         dict | None: On rank 0, the keyword arguments of
@@ -182,6 +188,8 @@ def extract_split(cfg: Config,
         >>> save_features('features_test.npz', **data)
     """
     loader_cfg = split_dataloader_cfg(cfg, split)
+    if pipeline is not None:
+        loader_cfg['dataset']['pipeline'] = copy.deepcopy(pipeline)
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r}: no such file')
     cfg = copy.deepcopy(cfg)
@@ -197,7 +205,8 @@ def extract_split(cfg: Config,
     data = extract_features(runner.model,
                             dataloader,
                             fields=SPLIT_FIELDS[split],
-                            description=f'Extracting {split} features')
+                            description=f'Extracting {split} features',
+                            flip_fusion=flip_fusion)
     if runner.rank != 0:
         return None
     data['features'] = data['features'].cpu().numpy()

@@ -1,7 +1,7 @@
 """Pseudo-labels for unsupervised VI-ReID, recomputed before epochs."""
 import os.path as osp
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine import dist
@@ -11,6 +11,7 @@ from mmengine.runner import Runner
 from mmpretrain.utils import get_ori_model
 
 from mmvireid.apis import extract_features
+from mmvireid.apis.feature_extraction import FLIP_FUSIONS
 from mmvireid.clustering import (check_clustering_args, concat_pseudo_labels,
                                  cross_modal_pseudo_labels)
 from mmvireid.datasets import BaseVIReIDDataset, VIReIDConcatDataset
@@ -28,10 +29,12 @@ class ClusteringHook(Hook):
 
     1. :func:`mmvireid.apis.extract_features`: the flip-averaged,
        L2-normalised test feature of every training image (``pipeline``, no
-       augmentation), in dataset order, on every rank.
+       augmentation), in dataset order, on every rank; or, with
+       ``flip_fusion='mean_of_normalized'``, the mean of the L2-normalised
+       features of the image and its flip, not renormalised (ADCA / PGM).
     2. :func:`mmvireid.clustering.cross_modal_pseudo_labels` on rank 0:
        k-reciprocal Jaccard distance + DBSCAN per modality (-1 = outlier),
-       Hungarian association of the RGB and IR clusters, statistics.
+       the ``association`` of the RGB and IR clusters, statistics.
     3. :meth:`CrossModalMemory.reset` of the model's memory (the memory of
        :class:`MemoryContrastHead`): rank 0's clustering reaches every rank
        there, and the memories are rebuilt, identical on every rank.
@@ -80,6 +83,16 @@ class ClusteringHook(Hook):
             Defaults to 1.
         knn_backend (str): Backend of the exact kNN (``'auto'``, ``'faiss'``
             or ``'torch'``). Defaults to ``'auto'``.
+        association (str | dict): How RGB and IR clusters are associated:
+            ``'hungarian'`` (ours, one-to-one), ``'pgm'`` (PGM's progressive
+            graph matching; ``dict(type='pgm', symmetric=True)`` as its
+            RegDB code) or ``'adca'`` (ADCA's instance votes), see
+            :func:`cross_modal_pseudo_labels`. Defaults to ``'hungarian'``.
+        flip_fusion (str, optional): None clusters the model's test feature
+            (mean of the raw features of the image and its flip, then
+            L2-normalised); ``'mean_of_normalized'`` the mean of the
+            L2-normalised features, not renormalised (ADCA / PGM). Defaults
+            to None.
         dataloader (dict): Extra arguments of the extraction loader (e.g.
             ``batch_size``, ``num_workers``); its sampler is MMEngine's
             ``DefaultSampler`` without shuffling. Defaults to batch size 64,
@@ -104,6 +117,8 @@ class ClusteringHook(Hook):
                  min_samples: int = 4,
                  interval: int = 1,
                  knn_backend: str = 'auto',
+                 association: Union[str, dict] = 'hungarian',
+                 flip_fusion: Optional[str] = None,
                  dataloader: Optional[dict] = None):
         if isinstance(interval, bool) or not isinstance(interval, int) \
                 or interval < 1:
@@ -111,7 +126,12 @@ class ClusteringHook(Hook):
                              '(cluster every interval epochs), got '
                              f'{interval!r}')
         check_clustering_args(k1, k2, eps, min_samples, knn_backend,
-                              owner='ClusteringHook')
+                              owner='ClusteringHook',
+                              association=association)
+        if flip_fusion not in FLIP_FUSIONS:
+            raise ValueError(f'ClusteringHook: flip_fusion must be one of '
+                             f'{FLIP_FUSIONS}, got {flip_fusion!r}')
+        self.flip_fusion = flip_fusion
         self.pipeline = list(pipeline)
         self.cluster_cfg = dict(
             k1=k1,
@@ -119,6 +139,7 @@ class ClusteringHook(Hook):
             eps=eps,
             min_samples=min_samples,
             knn_backend=knn_backend)
+        self.association = association
         self.interval = interval
         self.dataloader_cfg = dict(batch_size=64, num_workers=2)
         self.dataloader_cfg.update(dataloader or {})
@@ -177,18 +198,20 @@ class ClusteringHook(Hook):
         features = extract_features(
             runner.model,
             self._loader,
-            description='Extracting features for clustering')['features']
+            description='Extracting features for clustering',
+            flip_fusion=self.flip_fusion)['features']
         time_extract = time.perf_counter() - start
         result = None
         if dist.get_rank() == 0:
             result = concat_pseudo_labels([
                 cross_modal_pseudo_labels(
-                    features[start:end],
-                    self._modalities[start:end],
+                    features[begin:end],
+                    self._modalities[begin:end],
                     pids=None if self._pids is None else
-                    self._pids[start:end],
+                    self._pids[begin:end],
+                    association=self.association,
                     **self.cluster_cfg)
-                for start, end in self._part_ranges
+                for begin, end in self._part_ranges
             ], self._modalities, self._pids)
         self._memory.reset(features,
                            None if result is None else result.pseudo_labels,

@@ -39,7 +39,15 @@ class MemoryContrastHead(BNNeckHead):
     - ``loss_cross``: the same kinds of loss against the OTHER modality's
       memory, the positive being the cluster associated with the query's
       own; queries of unmatched clusters are skipped. Its ``loss_weight`` is
-      ``λ_cm``.
+      ``λ_cm``. ``cross_direction='both'`` (ours) runs it for the RGB and the
+      IR queries at every step; ``'alternate'`` (PGM's alternate learning)
+      for the RGB queries against the IR memory in even epochs and the IR
+      queries against the RGB memory in odd ones (zesenwu23/USL-VI-ReID
+      ``clustercontrast/trainers.py`` L80–91), the epoch handed over by
+      :class:`ProgressiveScheduleHook`. With ``cross_memory_update=True``
+      the cross term's queries also update the memory they are contrasted
+      with, at their associated clusters (PGM: the cross call goes through
+      that memory's update; :meth:`CrossModalMemory.update`).
     - ``loss_instance``: :class:`InstanceDiscriminationLoss` against the
       instance memory, the query's own slot (``sample_idx``) the positive.
 
@@ -76,6 +84,15 @@ class MemoryContrastHead(BNNeckHead):
         loss_instance (dict, optional): Instance discrimination loss.
         progressive (dict, optional): ``ramp_epochs``, ``mode``, ``start``,
             ``end`` of λ; needs ``loss_intra`` and ``loss_instance``.
+        cross_direction (str): ``'both'`` or ``'alternate'`` (see
+            ``loss_cross``). Defaults to ``'both'``.
+        cross_memory_update (bool): Update the other modality's memory with
+            the cross term's queries. Defaults to False.
+        memory_aggregation (float, optional): ADCA's cross-modality memory
+            aggregation weight λ (:class:`CrossModalMemory`
+            ``aggregation``): each RGB prototype becomes ``λ·m_rgb +
+            (1 − λ)·m_ir`` of its associated IR cluster after every
+            clustering. Defaults to None (none).
         test_feature (str): ``'bn'``, ``'pool'`` or ``'concat'``, as
             :class:`BNNeckHead`. Defaults to ``'bn'``.
 
@@ -103,6 +120,8 @@ class MemoryContrastHead(BNNeckHead):
 
     #: The ReID model passes the (B,) modality tensor to :meth:`loss`.
     takes_modality = True
+    #: Values of ``cross_direction``.
+    CROSS_DIRECTIONS = ('both', 'alternate')
 
     def __init__(self,
                  in_channels: int = 2048,
@@ -121,6 +140,9 @@ class MemoryContrastHead(BNNeckHead):
                      type='InstanceDiscriminationLoss'),
                  progressive: Optional[dict] = dict(
                      ramp_epochs=20, mode='linear'),
+                 cross_direction: str = 'both',
+                 cross_memory_update: bool = False,
+                 memory_aggregation: Optional[float] = None,
                  test_feature: str = 'bn',
                  init_cfg: Optional[dict] = None):
         super().__init__(
@@ -151,12 +173,20 @@ class MemoryContrastHead(BNNeckHead):
                     'progressive=None to add the losses without a schedule')
             progressive_weight(0.0, **progressive)  # check the arguments
         self.progressive = progressive
+        if cross_direction not in self.CROSS_DIRECTIONS:
+            raise ValueError(
+                f'{type(self).__name__}: cross_direction must be one of '
+                f'{self.CROSS_DIRECTIONS}, got {cross_direction!r}')
+        self.cross_direction = cross_direction
+        self.cross_memory_update = cross_memory_update
         self.epoch = 0.0
+        self._epoch_given = False
         needs_instances = any(loss.NEEDS_INSTANCES for loss in losses)
         self.memory = CrossModalMemory(
             in_channels,
             cluster_memory=cluster_memory,
-            instance_memory=instance_memory if needs_instances else None)
+            instance_memory=instance_memory if needs_instances else None,
+            aggregation=memory_aggregation)
 
     def _build_loss(self, cfg: Optional[dict], name: str, memory: str):
         """Build a memory loss that contrasts with ``memory`` (``'cluster'``
@@ -187,8 +217,10 @@ class MemoryContrastHead(BNNeckHead):
 
     # ------------------------------------------------------------ state --
     def set_epoch(self, epoch: float) -> None:
-        """Set the (fractional) training epoch λ(e) is computed from."""
+        """Set the (fractional) training epoch λ(e) and the direction of
+        the alternating cross term are computed from."""
         self.epoch = float(epoch)
+        self._epoch_given = True
 
     @property
     def progress_weight(self) -> Optional[float]:
@@ -236,26 +268,57 @@ class MemoryContrastHead(BNNeckHead):
             losses['loss_intra'] = self._weighted(
                 self.loss_intra, weight, queries, lambda loss: sum(
                     loss(queries, own_labels[m], banks[m]) for m in (RGB, IR)))
+        cross_labels = None
         if self.loss_cross is not None:
+            # the associated cluster of the other modality of every query
+            # whose cross term runs this epoch, -1 for the others
+            directions = self._cross_directions()
+            associated = {
+                m: self.memory.associated_labels(own_labels[m], m)
+                for m, _ in directions
+            }
             losses['loss_cross'] = self._weighted(
                 self.loss_cross, weight, queries, lambda loss: sum(
-                    loss(queries, self.memory.associated_labels(
-                        own_labels[m], m), banks[other])
-                    for m, other in ((RGB, IR), (IR, RGB))))
+                    loss(queries, associated[m], banks[other])
+                    for m, other in directions))
+            if self.cross_memory_update and self._runs(
+                    self.loss_cross, weight):
+                cross_labels = torch.full_like(labels, -1)
+                for m, labels_m in associated.items():
+                    cross_labels = torch.where(modality == m, labels_m,
+                                               cross_labels)
         if lam is not None:
             losses['lambda'] = queries.new_tensor(lam)
-        self.memory.update_after_backward(queries, modality, labels, indices)
+        self.memory.update_after_backward(queries, modality, labels, indices,
+                                          cross_labels)
         return losses
 
     @staticmethod
+    def _runs(loss: nn.Module, weight: float) -> bool:
+        """Whether a term of weight ``weight`` is computed at all."""
+        return weight != 0 and loss.loss_weight != 0
+
+    @classmethod
     def _weighted(
-            loss: nn.Module, weight: float, queries: torch.Tensor,
+            cls, loss: nn.Module, weight: float, queries: torch.Tensor,
             compute: Callable[[nn.Module], torch.Tensor]) -> torch.Tensor:
         """``weight · compute(loss)``; not computed (0) when ``weight`` or
         the loss's ``loss_weight`` is 0."""
-        if weight == 0 or loss.loss_weight == 0:
+        if not cls._runs(loss, weight):
             return queries.new_zeros(())
         return weight * compute(loss)
+
+    def _cross_directions(self) -> Tuple[Tuple[int, int], ...]:
+        """``(query modality, memory modality)`` of the cross terms of the
+        current epoch."""
+        if self.cross_direction == 'both':
+            return ((RGB, IR), (IR, RGB))
+        if not self._epoch_given:
+            raise RuntimeError(
+                f"{type(self).__name__}: cross_direction='alternate' follows "
+                'the epoch, which ProgressiveScheduleHook hands over; add '
+                "dict(type='ProgressiveScheduleHook') to custom_hooks")
+        return ((IR, RGB), ) if int(self.epoch) % 2 else ((RGB, IR), )
 
     def _batch_fields(self, data_samples: List[DataSample],
                       device: torch.device) -> Tuple[torch.Tensor, ...]:

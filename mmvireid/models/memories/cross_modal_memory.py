@@ -7,7 +7,7 @@ import torch
 from mmengine import dist
 from torch import nn
 
-from mmvireid.clustering import cluster_centroids
+from mmvireid.clustering import association_mappings, cluster_centroids
 from mmvireid.registry import MODELS
 from mmvireid.structures import IR, MODALITY_NAMES, RGB
 from ..utils import all_gather_batch, resize_buffers
@@ -36,7 +36,9 @@ class CrossModalMemory(nn.Module):
       its modality, in dataset order. The clustering hook relabels the
       training set from them on resume.
     - ``rgb_to_ir`` ``(C_rgb,)`` and ``ir_to_rgb`` ``(C_ir,)``: the
-      associated cluster of the other modality, -1 when unmatched.
+      associated cluster of the other modality, -1 when unmatched
+      (:func:`association_mappings` of the clustering's pairs: one-to-one,
+      or many-to-one as PGM's).
 
     :meth:`reset` rebuilds everything from a clustering (rank 0's on every
     rank), :meth:`update` moves the memories with a batch after each step
@@ -58,6 +60,13 @@ class CrossModalMemory(nn.Module):
             temperature 0.05, ``mode='mean'``.
         instance_memory (dict, optional): Config of the
             :class:`InstanceMemory`; None builds none. Defaults to None.
+        aggregation (float, optional): ADCA's cross-modality memory
+            aggregation: after every :meth:`reset`, each RGB prototype with
+            an associated IR cluster becomes ``λ·m_rgb + (1 − λ)·m_ir``,
+            ``λ = aggregation``, not renormalised (yangbincv/ADCA
+            ``adca_sysu_train.py`` L832–849, λ = 0.1; the IR prototypes stay
+            as they are). None leaves the prototypes alone. Defaults to
+            None.
 
     Example:
         >>> memory = CrossModalMemory(
@@ -79,8 +88,13 @@ class CrossModalMemory(nn.Module):
                      momentum=0.1,
                      temperature=0.05,
                      mode='mean'),
-                 instance_memory: Optional[dict] = None):
+                 instance_memory: Optional[dict] = None,
+                 aggregation: Optional[float] = None):
         super().__init__()
+        if aggregation is not None and not 0.0 <= aggregation <= 1.0:
+            raise ValueError('CrossModalMemory: aggregation must be None or '
+                             f'in [0, 1], got {aggregation!r}')
+        self.aggregation = aggregation
         self.feat_dim = feat_dim
         self.cluster_memories = nn.ModuleList(
             self._build(cluster_memory, ClusterMemory) for _ in (RGB, IR))
@@ -130,8 +144,10 @@ class CrossModalMemory(nn.Module):
         rank (the others may pass None): only one rank clusters. Each cluster
         memory becomes the L2-normalised cluster means of its modality
         (``(0, D)`` when that modality has no cluster), the instance memory
-        the features themselves; then every memory bank is broadcast from
-        rank ``src``, so the ranks hold bit-identical memories.
+        the features themselves; the RGB prototypes are blended with their
+        associated IR ones when ``aggregation`` is set; then every memory
+        bank is broadcast from rank ``src``, so the ranks hold
+        bit-identical memories.
 
         Args:
             features (Tensor): L2-normalised features of every training
@@ -143,7 +159,8 @@ class CrossModalMemory(nn.Module):
             modalities (Tensor | np.ndarray): ``modality`` of each image,
                 shape (N,).
             pairs (Tensor | np.ndarray | None): Associated clusters, rows
-                ``[rgb_label, ir_label]``, shape (P, 2).
+                ``[rgb_label, ir_label]`` in priority order (a cluster in
+                several pairs takes the partner of its first), shape (P, 2).
             src (int): The rank whose clustering is kept. Defaults to 0.
         """
         self._pending_update = None  # a batch of the former clustering
@@ -169,19 +186,26 @@ class CrossModalMemory(nn.Module):
                 if bool(members.any()) else features.new_zeros(
                     0, self.feat_dim))
         self._check_pairs(pairs)
-        mappings = []
-        # pairs hold the RGB label in column RGB (0), the IR one in IR (1)
-        for modality, other in ((RGB, IR), (IR, RGB)):
-            mapping = pairs.new_full((self.num_clusters(modality), ), -1)
-            mapping[pairs[:, modality]] = pairs[:, other]
-            mappings.append(mapping)
-        self.rgb_to_ir, self.ir_to_rgb = mappings
+        self.rgb_to_ir, self.ir_to_rgb = association_mappings(
+            pairs, self.num_clusters(RGB), self.num_clusters(IR))
+        if self.aggregation is not None:
+            self._aggregate()
         self.pseudo_labels, self.modalities = pseudo_labels, modalities
         if self.instance_memory is not None:
             self.instance_memory.reset(features)
         if dist.get_world_size() > 1:
             for memory in self._memories():
                 dist.broadcast(memory.features, src=src)
+
+    def _aggregate(self) -> None:
+        """ADCA's aggregation of each RGB prototype with its associated IR
+        prototype (see ``aggregation``)."""
+        rgb, ir = (memory.features for memory in self.cluster_memories)
+        matched = torch.nonzero(self.rgb_to_ir >= 0).flatten()
+        blended = rgb.clone()
+        blended[matched] = self.aggregation * rgb[matched] + (
+            1 - self.aggregation) * ir[self.rgb_to_ir[matched]]
+        self.cluster_memories[RGB].features = blended
 
     def _check_clustering(self, features: torch.Tensor,
                           pseudo_labels: torch.Tensor,
@@ -335,25 +359,43 @@ class CrossModalMemory(nn.Module):
         return torch.where(labels >= 0, mapped, torch.full_like(labels, -1))
 
     @torch.no_grad()
-    def update(self, queries: torch.Tensor, modality: torch.Tensor,
-               labels: torch.Tensor, indices: torch.Tensor) -> None:
+    def update(self,
+               queries: torch.Tensor,
+               modality: torch.Tensor,
+               labels: torch.Tensor,
+               indices: torch.Tensor,
+               cross_labels: Optional[torch.Tensor] = None) -> None:
         """Momentum-update every memory with a batch checked by
         :meth:`check_batch`, gathered from every rank (in rank order, so the
         ranks stay identical): :meth:`gather_batch`, then
         :meth:`apply_update`.
+
+        With ``cross_labels`` (PGM's cross term), each cluster memory is
+        first updated with the other modality's queries at their associated
+        clusters, then with its own modality's queries: PGM's backward pass
+        runs the cross call's memory update before the within-modality ones
+        (zesenwu23/USL-VI-ReID ``clustercontrast/trainers.py`` L76–103, the
+        update in ``models/cm.py`` L20–32 and L50–71).
 
         Args:
             queries (Tensor): L2-normalised features of this rank, (B, D).
             modality (Tensor): Modality of every sample, (B,).
             labels (Tensor): Its pseudo-label, (B,).
             indices (Tensor): Its instance slot, (B,).
+            cross_labels (Tensor, optional): The associated cluster of the
+                other modality of every sample, -1 for none (samples whose
+                cross term did not run), (B,). Defaults to None.
         """
-        self.apply_update(
-            *self.gather_batch(queries, modality, labels, indices))
+        self.apply_update(*self.gather_batch(queries, modality, labels,
+                                             indices, cross_labels))
 
-    def update_after_backward(self, queries: torch.Tensor,
-                              modality: torch.Tensor, labels: torch.Tensor,
-                              indices: torch.Tensor) -> None:
+    def update_after_backward(
+            self,
+            queries: torch.Tensor,
+            modality: torch.Tensor,
+            labels: torch.Tensor,
+            indices: torch.Tensor,
+            cross_labels: Optional[torch.Tensor] = None) -> None:
         """:meth:`update` with a step's queries once its backward pass has
         computed their gradient.
 
@@ -372,10 +414,12 @@ class CrossModalMemory(nn.Module):
             modality (Tensor): Modality of every sample, (B,).
             labels (Tensor): Its pseudo-label, (B,).
             indices (Tensor): Its instance slot, (B,).
+            cross_labels (Tensor, optional): See :meth:`update`. Defaults
+                to None.
         """
         self.apply_pending_update()
         self._pending_update = self.gather_batch(queries, modality, labels,
-                                                 indices)
+                                                 indices, cross_labels)
         if queries.requires_grad:
             queries.register_hook(self.apply_pending_update)
         else:
@@ -391,36 +435,54 @@ class CrossModalMemory(nn.Module):
 
     @staticmethod
     @torch.no_grad()
-    def gather_batch(queries: torch.Tensor, modality: torch.Tensor,
-                     labels: torch.Tensor,
-                     indices: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def gather_batch(
+        queries: torch.Tensor,
+        modality: torch.Tensor,
+        labels: torch.Tensor,
+        indices: torch.Tensor,
+        cross_labels: Optional[torch.Tensor] = None
+    ) -> Tuple[Optional[torch.Tensor], ...]:
         """Every rank's batch, in rank order (one process: this one's).
 
         Returns:
             tuple[Tensor, ...]: ``queries`` (ΣB, D) detached, ``modality``,
-            ``labels``, ``indices`` (ΣB,), the arguments of
-            :meth:`apply_update`.
+            ``labels``, ``indices`` and ``cross_labels`` (ΣB,; None when
+            not given), the arguments of :meth:`apply_update`.
         """
-        return tuple(
-            all_gather_batch(queries.detach(), modality, labels, indices))
+        cross = () if cross_labels is None else (cross_labels, )
+        gathered = all_gather_batch(queries.detach(), modality, labels,
+                                    indices, *cross)
+        return tuple(gathered) + ((None, ) if cross_labels is None else ())
 
     @torch.no_grad()
     @float32_forward
-    def apply_update(self, queries: torch.Tensor, modality: torch.Tensor,
-                     labels: torch.Tensor, indices: torch.Tensor) -> None:
+    def apply_update(self,
+                     queries: torch.Tensor,
+                     modality: torch.Tensor,
+                     labels: torch.Tensor,
+                     indices: torch.Tensor,
+                     cross_labels: Optional[torch.Tensor] = None) -> None:
         """Momentum-update every memory in place with a gathered batch
-        (:meth:`gather_batch`), in float32.
+        (:meth:`gather_batch`), in float32; with ``cross_labels`` the cross
+        update first (see :meth:`update`).
 
         Args:
             queries (Tensor): L2-normalised features of every rank, (ΣB, D).
             modality (Tensor): Modality of every sample, (ΣB,).
             labels (Tensor): Its pseudo-label, (ΣB,).
             indices (Tensor): Its instance slot, (ΣB,).
+            cross_labels (Tensor, optional): The associated cluster of the
+                other modality, -1 for none, (ΣB,). Defaults to None.
         """
+        none = torch.full_like(labels, -1)
         for memory_modality, memory in zip((RGB, IR), self.cluster_memories):
+            if cross_labels is not None:
+                memory.apply_update(
+                    queries,
+                    torch.where(modality != memory_modality, cross_labels,
+                                none))
             memory.apply_update(
-                queries,
-                torch.where(modality == memory_modality, labels,
-                            torch.full_like(labels, -1)))
+                queries, torch.where(modality == memory_modality, labels,
+                                     none))
         if self.instance_memory is not None:
             self.instance_memory.apply_update(queries, indices)

@@ -1,8 +1,11 @@
+import logging
+
 import numpy as np
 import pytest
 from mmengine.runner import Runner
 
 import mmvireid.datasets.samplers.cross_modality_identity_sampler as module
+import mmvireid.datasets.samplers.pseudo_label_sampler as sampler_module
 from mmvireid.datasets import IR, RGB
 from mmvireid.registry import DATA_SAMPLERS
 
@@ -15,12 +18,15 @@ IR_LABELS = [1, 0, 0, 1, 0, 0, 1, 0, -1, -1]
 
 
 class Labelled:
-    """What the sampler reads of a dataset: modalities and pseudo_labels."""
+    """What the sampler reads of a dataset: modalities, camids and
+    pseudo_labels."""
 
-    def __init__(self, modalities, pseudo_labels):
+    def __init__(self, modalities, pseudo_labels, camids=None):
         self.modalities = np.array(modalities)
         self.pseudo_labels = None if pseudo_labels is None else np.array(
             pseudo_labels)
+        self.camids = np.ones(len(modalities), dtype=np.int64) \
+            if camids is None else np.array(camids)
 
     def __len__(self):
         return len(self.modalities)
@@ -49,6 +55,12 @@ def batches(sampler):
     return np.array(indices).reshape(-1, sampler.batch_size)
 
 
+def groups_of(batch, sampler):
+    """The (P_m, K) groups of each modality's part of a batch."""
+    num_rgb = sampler.num_pids[RGB] * K
+    return (batch[:num_rgb].reshape(-1, K), batch[num_rgb:].reshape(-1, K))
+
+
 def test_batch_composition_per_modality():
     dataset = make_dataset()
     labels = dataset.pseudo_labels
@@ -56,28 +68,162 @@ def test_batch_composition_per_modality():
     assert sampler.batch_size == P * 2 * K == 12
     seen = set()
     for batch in batches(sampler):
-        rgb, ir = batch[:P * K], batch[P * K:]
-        assert (dataset.modalities[rgb] == RGB).all()
-        assert (dataset.modalities[ir] == IR).all()
-        for half in (rgb, ir):
-            groups = half.reshape(P, K)
-            # one cluster per group of K, P distinct clusters, no outlier
+        for modality, groups in zip((RGB, IR), groups_of(batch, sampler)):
+            assert (dataset.modalities[groups] == modality).all()
+            # one cluster per group of K, no outlier
             group_labels = labels[groups]
             assert (group_labels == group_labels[:, :1]).all()
-            assert len(set(group_labels[:, 0])) == P
             assert (group_labels >= 0).all()
             for group in groups:
-                cluster = labels[group[0]]
-                members = np.flatnonzero(
-                    (labels == cluster)
-                    & (dataset.modalities == dataset.modalities[group[0]]))
-                # without replacement when the cluster has K images or more
-                if len(members) >= K:
-                    assert len(set(group)) == K
+                members = np.flatnonzero((labels == labels[group[0]])
+                                         & (dataset.modalities == modality))
                 assert set(group) <= set(members.tolist())
+                # the anchor and K - 1 others: distinct when the cluster
+                # has K others, the anchor never repeated when it has any
+                if len(members) > K:
+                    assert len(set(group)) == K
+                if len(members) > 1:
+                    assert group[0] not in group[1:]
         seen.update(batch.tolist())
     # every clustered image is drawn at some point, outliers never
     assert seen == set(np.flatnonzero(labels >= 0).tolist())
+
+
+def test_passes_draw_every_cluster_at_sysu_like_counts():
+    # SYSU-MM01 after a clustering: 22,258 RGB images in 898 clusters,
+    # 11,909 IR images in 444, ~10 % outliers; 200 iterations of 8 clusters
+    # x 16 images per modality (1,600 slots per modality and epoch).
+    rng = np.random.default_rng(0)
+
+    def labels(num, clusters):
+        found = np.concatenate(
+            [np.arange(clusters),
+             rng.integers(clusters, size=num - clusters)])
+        found[clusters:][rng.random(num - clusters) < 0.1] = -1
+        return rng.permutation(found)
+
+    rgb, ir = labels(22258, 898), labels(11909, 444)
+    dataset = Labelled([RGB] * len(rgb) + [IR] * len(ir),
+                       np.concatenate([rgb, ir]),
+                       rng.integers(1, 7, size=len(rgb) + len(ir)))
+    for camera_aware in (False, True):
+        sampler = build(dataset, num_pids=8, num_instances=16,
+                        iters_per_epoch=200, camera_aware=camera_aware)
+        for epoch in range(2):
+            sampler.set_epoch(epoch)
+            drawn = batches(sampler)
+            for modality, part, clusters in ((RGB, drawn[:, :128], 898),
+                                             (IR, drawn[:, 128:], 444)):
+                assert (dataset.modalities[part] == modality).all()
+                found = dataset.pseudo_labels[part]
+                assert (found >= 0).all()
+                assert np.array_equal(np.unique(found), np.arange(clusters))
+                # consecutive passes: each window of C slots after a pass
+                # boundary holds every cluster once
+                firsts = found.reshape(-1, 16)[:, 0]
+                assert np.array_equal(np.sort(firsts[:clusters]),
+                                      np.arange(clusters))
+
+
+def test_short_epoch_warns_and_draws_distinct_clusters(monkeypatch):
+    logged = []
+    monkeypatch.setattr(sampler_module, 'print_log',
+                        lambda msg, **kwargs: logged.append((msg, kwargs)))
+    # 3 RGB clusters, P = 2, one batch: one pass cannot fit
+    dataset = make_dataset()
+    sampler = build(dataset, iters_per_epoch=1)
+    batch = batches(sampler)[0]
+    (message, kwargs), = logged
+    assert kwargs['level'] == logging.WARNING
+    assert '3 RGB clusters but an epoch draws 2' in message
+    assert 'set iters_per_epoch >= 2' in message
+    rgb, _ = groups_of(batch, sampler)
+    assert len(set(dataset.pseudo_labels[rgb[:, 0]])) == 2
+    list(build(dataset, iters_per_epoch=2))
+    assert len(logged) == 1
+
+
+def test_per_modality_num_pids():
+    dataset = make_dataset()
+    sampler = build(dataset, num_pids=dict(rgb=1, ir=2), iters_per_epoch=4)
+    assert sampler.num_pids == (1, 2)
+    assert sampler.batch_size == (1 + 2) * K
+    for batch in batches(sampler):
+        rgb, ir = groups_of(batch, sampler)
+        assert rgb.shape == (1, K) and ir.shape == (2, K)
+        assert (dataset.modalities[rgb] == RGB).all()
+        assert (dataset.modalities[ir] == IR).all()
+    # default length: the larger ceil(#images / (P_m * K)): 12 / 3, 10 / 6
+    assert build(dataset, num_pids=dict(rgb=1, ir=2)).iters_per_epoch == 4
+    with pytest.raises(ValueError, match='must give both modalities'):
+        build(dataset, num_pids=dict(rgb=2))
+    with pytest.raises(ValueError, match='a key of num_pids'):
+        build(dataset, num_pids=dict(rgb=2, depth=2))
+    with pytest.raises(ValueError, match=r'train_dataloader.batch_size=12 '
+                       r'does not match.*RGB 1 \+ IR 2\) x '
+                       r'sampler.num_instances \(3\) = 9 items'):
+        sampler.check_batch_size(12)
+
+
+def test_camera_aware_companions_come_from_other_cameras():
+    # RGB cluster 0: cams 1, 1, 2, 2, 2, 3; cluster 1: one camera only;
+    # cluster 2: one image. IR cluster 0: cams 1, 2.
+    rgb_labels = [0, 0, 0, 0, 0, 0, 1, 1, 1, 2]
+    rgb_cams = [1, 1, 2, 2, 2, 3, 4, 4, 4, 5]
+    dataset = Labelled([RGB] * 10 + [IR] * 4, rgb_labels + [0, 0, 0, 0],
+                       rgb_cams + [3, 6, 3, 6])
+    cams = dataset.camids
+    k = 4
+    sampler = build(dataset, num_pids=1, num_instances=k,
+                    iters_per_epoch=60, camera_aware=True)
+    anchors_seen = set()
+    for batch in batches(sampler):
+        rgb, ir = batch[:k], batch[k:]
+        anchor, others = rgb[0], rgb[1:]
+        anchors_seen.add(anchor)
+        label = dataset.pseudo_labels[anchor]
+        if label == 0:
+            # companions from the cameras other than the anchor's
+            assert (cams[others] != cams[anchor]).all()
+            candidates = np.flatnonzero((np.array(rgb_labels) == 0)
+                                        & (np.array(rgb_cams)
+                                           != cams[anchor]))
+            assert set(others) <= set(candidates.tolist())
+        elif label == 1:
+            # one camera: the other members, never the anchor itself
+            assert anchor not in others
+            assert set(others) <= {6, 7, 8}
+        else:
+            assert (rgb == 9).all()  # a one-image cluster repeats it
+        assert (cams[ir[1:]] != cams[ir[0]]).all()
+    assert anchors_seen == set(range(10))
+    # without cameras: any other member of the cluster
+    plain = build(dataset, num_pids=1, num_instances=k, iters_per_epoch=60)
+    mixed = [
+        b for b in batches(plain)
+        if dataset.pseudo_labels[b[0]] == 0 and (cams[b[1:k]] == cams[b[0]]
+                                                 ).any()
+    ]
+    assert mixed
+
+
+def test_companions_without_replacement_from_k_candidates():
+    # 6 other-camera members >= K = 4: the 3 companions are distinct; 3
+    # candidates < K: drawn with replacement, as the community's sampler
+    labels = [0] * 7 + [1] * 4
+    cams = [1] + [2] * 6 + [1, 2, 3, 4]
+    dataset = Labelled([RGB] * 11 + [IR] * 2, labels + [0, 0],
+                       cams + [3, 6])
+    sampler = build(dataset, num_pids=1, num_instances=4,
+                    iters_per_epoch=200, camera_aware=True)
+    repeats = {0: 0, 1: 0}
+    for batch in batches(sampler):
+        rgb = batch[:4]
+        label = dataset.pseudo_labels[rgb[0]]
+        if label == 0 and rgb[0] == 0:
+            assert len(set(rgb[1:])) == 3
+        repeats[label] += len(set(rgb[1:])) < 3
+    assert repeats[1] > 0
 
 
 def test_fixed_length_whatever_the_labels():
@@ -153,6 +299,8 @@ def test_errors():
         build(Labelled([RGB] * 4, [0] * 4))
     with pytest.raises(ValueError, match='PseudoLabelSampler: num_pids'):
         build(make_dataset(), num_pids=0)
+    with pytest.raises(ValueError, match='PseudoLabelSampler: num_pids'):
+        build(make_dataset(), num_pids=dict(rgb=2, ir=True))
 
 
 def test_through_mmengine_data_loader():

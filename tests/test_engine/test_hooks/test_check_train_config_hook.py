@@ -57,11 +57,15 @@ def test_matching_config_passes(tmp_path):
 def test_batch_size_must_be_the_samplers(tmp_path, sampler, batch_size):
     kwargs = dict(label_key='pid') if sampler == 'PseudoLabelSampler' else {}
     runner = fake_runner(tmp_path, batch_size, 6, sampler, **kwargs)
+    layout = (r'sampler.num_pids \(2\) x 2 modalities x '
+              r'sampler.num_instances \(3\) = 12 images per batch')
+    if sampler == 'PseudoLabelSampler':  # P per modality, items (views)
+        layout = (r'\(sampler.num_pids RGB 2 \+ IR 2\) x '
+                  r'sampler.num_instances \(3\) = 12 items per batch.*')
     with pytest.raises(
             ValueError,
             match=rf'train_dataloader.batch_size={batch_size} does not '
-            rf'match its {sampler}: sampler.num_pids \(2\) x 2 modalities x '
-            r'sampler.num_instances \(3\) = 12 images per batch; set '
+            rf'match its {sampler}: {layout}; set '
             r'train_dataloader.batch_size=12'):
         CheckTrainConfigHook().before_train(runner)
 

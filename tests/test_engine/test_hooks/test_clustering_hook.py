@@ -12,8 +12,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from PIL import Image
 
-from mmvireid.clustering import (clustering_ari, cross_modal_pseudo_labels,
-                                 pseudo_labels)
+from mmvireid.clustering import (association_mappings, clustering_ari,
+                                 cross_modal_pseudo_labels, pseudo_labels)
 from mmvireid.engine.hooks import ClusteringHook
 from mmvireid.structures import IR, RGB
 
@@ -193,10 +193,47 @@ def test_no_cluster_warns_and_training_goes_on(unsup_cfg):
     ('eps', 1.0, r'eps must be a number in \(0, 1\)'),
     ('min_samples', 0, 'min_samples must be an int >= 1'),
     ('knn_backend', 'gpu', 'knn_backend must be one of'),
+    ('association', 'greedy', 'association must be one of'),
+    ('association', dict(type='adca', symmetric=True),
+     r"association 'adca' takes \['threshold', 'block_size'\]"),
+    ('flip_fusion', 'mean', 'flip_fusion must be one of'),
 ])
 def test_arguments_are_checked_when_built(argument, value, message):
     with pytest.raises(ValueError, match=f'ClusteringHook: {message}.*got'):
         ClusteringHook(pipeline=[], **{argument: value})
+
+
+@pytest.mark.e2e
+def test_association_and_flip_fusion_reach_the_clustering(
+        unsup_cfg, monkeypatch):
+    import mmvireid.engine.hooks.clustering_hook as module
+    calls = {}
+
+    def recording(name, function):
+
+        def record(*args, **kwargs):
+            result = function(*args, **kwargs)
+            calls[name] = (kwargs, result)
+            return result
+
+        monkeypatch.setattr(module, name, record)
+
+    recording('extract_features', module.extract_features)
+    recording('cross_modal_pseudo_labels', module.cross_modal_pseudo_labels)
+    association = dict(type='pgm', symmetric=True)
+    runner = train(
+        unsup_cfg(association=association, flip_fusion='mean_of_normalized'))
+    kwargs, data = calls['extract_features']
+    assert kwargs['flip_fusion'] == 'mean_of_normalized'
+    norms = data['features'].norm(dim=1)
+    assert (norms <= 1 + 1e-6).all() and (norms < 1 - 1e-6).any()
+    kwargs, result = calls['cross_modal_pseudo_labels']
+    assert kwargs['association'] == association
+    memory = runner.model.head.memory
+    rgb_to_ir, ir_to_rgb = association_mappings(
+        result.pairs, memory.num_clusters(RGB), memory.num_clusters(IR))
+    assert torch.equal(memory.rgb_to_ir, rgb_to_ir)
+    assert torch.equal(memory.ir_to_rgb, ir_to_rgb)
 
 
 @pytest.mark.e2e

@@ -1,0 +1,35 @@
+# Unsupervised SYSU-MM01 batches as ADCA / PGM build them (docs/en/methods.md
+# §5): the views of unsup_two_view_pipelines.py; 8 RGB and 16 IR
+# pseudo-identities x 16 images per batch (384 items, 512 images: -b 256,
+# the RGB loader at half of it, two views), a pass over every cluster each
+# epoch, camera-aware within a cluster (cluster-contrast's
+# RandomMultipleGallerySampler, which both run), 200 iterations an epoch.
+# The clustered feature is theirs: the mean of the L2-normalised features
+# of an image and of its flip, not renormalised. ADCA: yangbincv/ADCA
+# adca_sysu_train.py L45-91, L527-533, run_train_sysu.sh; PGM:
+# zesenwu23/USL-VI-ReID train_sysu.py L52-98, L527-533, run_train_sysu.sh.
+_base_ = ['./sysu_mm01_unsup.py', './unsup_two_view_pipelines.py']
+
+num_instances = 16
+train_dataloader = dict(
+    batch_size=(8 + 16) * num_instances,
+    collate_fn=dict(type='mmvireid.multi_view_collate'),
+    sampler=dict(
+        type='PseudoLabelSampler',
+        # per modality (_delete_: the base's num_pids is one number)
+        num_pids=dict(_delete_=True, rgb=8, ir=16),
+        num_instances=num_instances,
+        iters_per_epoch=200,
+        camera_aware=True),
+    dataset=dict(pipeline=_base_.two_view_train_pipeline))
+
+clustering_hook = dict(
+    type='ClusteringHook',
+    pipeline=_base_.cluster_pipeline,
+    k1=30,
+    k2=6,
+    eps=0.6,
+    min_samples=4,
+    flip_fusion='mean_of_normalized',
+    dataloader=dict(batch_size=128, num_workers=4))
+custom_hooks = [clustering_hook]
