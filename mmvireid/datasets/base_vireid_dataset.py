@@ -7,8 +7,6 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.dataset import BaseDataset, Compose
 
-from mmvireid.structures import IR, MODALITY_NAMES, RGB  # noqa: F401
-
 
 class BaseVIReIDDataset(BaseDataset):
     """Base class of the VI-ReID datasets.
@@ -20,7 +18,8 @@ class BaseVIReIDDataset(BaseDataset):
     - ``pid`` (int): person id. Training splits relabel ids to ``0..C-1`` in
       sorted order of the official ids; test splits keep the official ids.
     - ``camid`` (int): the official camera number.
-    - ``modality`` (int): :data:`RGB` (0) or :data:`IR` (1).
+    - ``modality`` (int): :data:`mmvireid.structures.RGB` (0) or
+      :data:`mmvireid.structures.IR` (1).
     - test split only: ``is_query`` / ``is_gallery`` (bool), whether the image
       is a query or a gallery candidate in at least one evaluation direction
       of the dataset's protocol.

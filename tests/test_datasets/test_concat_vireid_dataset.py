@@ -9,10 +9,10 @@ from mmengine.dataset import ConcatDataset
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 
-from mmvireid.datasets import (IR, RGB, LLCMDataset, SYSUMM01Dataset,
-                               VIReIDConcatDataset)
+from mmvireid.datasets import LLCMDataset, SYSUMM01Dataset, VIReIDConcatDataset
 from mmvireid.engine.hooks import CheckTrainConfigHook
 from mmvireid.registry import DATA_SAMPLERS, DATASETS
+from mmvireid.structures import IR, RGB
 from mmvireid.testing import make_synthetic_vireid
 
 PIPELINE = [

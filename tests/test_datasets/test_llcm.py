@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmvireid.datasets import IR, RGB, LLCMDataset
+from mmvireid.datasets import LLCMDataset
 from mmvireid.registry import DATASETS
+from mmvireid.structures import IR, RGB
 
 TRAIN_VIS = ('train_vis/cam4/0003/0003_c04_s191201_f1_1.jpg 5\n'
              'train_vis/cam1/0001/0001_c01_s191201_f2_1.jpg 2\n')

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmvireid.datasets import IR, RGB, RegDBDataset
+from mmvireid.datasets import RegDBDataset
 from mmvireid.registry import DATASETS
+from mmvireid.structures import IR, RGB
 
 IMAGES = [
     'Visible/1/a_v_1.bmp', 'Visible/1/a_v_2.bmp', 'Visible/4/b_v_1.bmp',

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from mmengine.runner import Runner
 
-from mmvireid.datasets import IR, RGB, BaseVIReIDDataset
+from mmvireid.datasets import BaseVIReIDDataset
+from mmvireid.structures import IR, RGB
 
 ITEMS = [
     dict(img_path=f'{i}.jpg', pid=i // 2, camid=1, modality=RGB if i < 4

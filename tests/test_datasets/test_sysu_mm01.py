@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmvireid.datasets import IR, RGB, SYSUMM01Dataset
+from mmvireid.datasets import SYSUMM01Dataset
 from mmvireid.registry import DATASETS
+from mmvireid.structures import IR, RGB
 
 IDS = dict(train='7,3', val='5', test='2')
 FILES = [

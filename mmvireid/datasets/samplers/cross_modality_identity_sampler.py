@@ -7,7 +7,7 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Sampler
 
 from mmvireid.registry import DATA_SAMPLERS
-from ..base_vireid_dataset import IR, RGB
+from ...structures import IR, RGB
 
 
 def _sample_members(rng: np.random.Generator,

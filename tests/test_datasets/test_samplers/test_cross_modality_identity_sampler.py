@@ -5,8 +5,9 @@ import pytest
 from mmengine.runner import Runner
 
 import mmvireid.datasets.samplers.cross_modality_identity_sampler as module
-from mmvireid.datasets import IR, RGB, BaseVIReIDDataset
+from mmvireid.datasets import BaseVIReIDDataset
 from mmvireid.registry import DATA_SAMPLERS
+from mmvireid.structures import IR, RGB
 
 P, K = 2, 3
 # (pid, #RGB, #IR): id 1 has exactly K RGB, id 2 fewer than K of both,

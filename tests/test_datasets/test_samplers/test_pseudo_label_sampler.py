@@ -6,8 +6,8 @@ from mmengine.runner import Runner
 
 import mmvireid.datasets.samplers.cross_modality_identity_sampler as module
 import mmvireid.datasets.samplers.pseudo_label_sampler as sampler_module
-from mmvireid.datasets import IR, RGB
 from mmvireid.registry import DATA_SAMPLERS
+from mmvireid.structures import IR, RGB
 
 P, K = 2, 3
 # RGB items 0..11: clusters 0 (4 images), 1 (3), 2 (2, fewer than K), and

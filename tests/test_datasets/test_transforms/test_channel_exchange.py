@@ -3,8 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mmvireid.datasets import IR, RGB
 from mmvireid.registry import TRANSFORMS
+from mmvireid.structures import IR, RGB
 
 # Two BGR pixels; their ITU-R 601 gray (0.114 B + 0.587 G + 0.299 R), by
 # hand: 1.14 + 11.74 + 8.97 = 21.85 -> 22 and 22.8 + 58.7 + 14.95 = 96.45

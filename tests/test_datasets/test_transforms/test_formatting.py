@@ -3,8 +3,8 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
-from mmvireid.datasets import IR
 from mmvireid.registry import TRANSFORMS
+from mmvireid.structures import IR
 
 IMG = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
 

@@ -3,8 +3,9 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from mmvireid.datasets import IR, RGB, multi_view_collate
+from mmvireid.datasets import multi_view_collate
 from mmvireid.registry import FUNCTIONS, TRANSFORMS
+from mmvireid.structures import IR, RGB
 
 PACK = dict(type='PackVIReIDInputs')
 FLIP = dict(type='RandomFlip', prob=1.0, direction='horizontal')

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mmvireid.datasets import IR, RGB
 from mmvireid.registry import TRANSFORMS
+from mmvireid.structures import IR, RGB
 
 # See test_channel_exchange.py for the hand-computed gray values.
 IMG = np.array([[[10, 20, 30], [200, 100, 50]]], dtype=np.uint8)

@@ -7,9 +7,10 @@ import pytest
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from mmvireid.datasets import IR, RGB, BaseVIReIDDataset
+from mmvireid.datasets import BaseVIReIDDataset
 from mmvireid.engine.hooks import CheckTrainConfigHook, check_train_config_hook
 from mmvireid.registry import DATA_SAMPLERS
+from mmvireid.structures import IR, RGB
 
 
 class SixIds(BaseVIReIDDataset):

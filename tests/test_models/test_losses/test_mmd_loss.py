@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from mmvireid.datasets.base_vireid_dataset import IR, RGB
 from mmvireid.models.losses import ClassWiseMMDLoss
 from mmvireid.registry import MODELS
+from mmvireid.structures import IR, RGB
 
 
 def _loop_mmd(feats, labels, modalities, kernel_mul, kernel_num):
