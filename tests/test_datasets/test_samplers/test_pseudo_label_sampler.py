@@ -89,6 +89,36 @@ def test_batch_composition_per_modality():
     assert seen == set(np.flatnonzero(labels >= 0).tolist())
 
 
+def test_per_batch_draw():
+    """cluster_draw='per_batch': P distinct clusters in every batch, K
+    distinct images of each when it has K (cluster 2 of RGB has 2 < K: the
+    only one repeated), no outlier; over many batches every cluster and
+    every clustered image comes up; reproducible from seed and epoch."""
+    dataset = make_dataset()
+    labels = dataset.pseudo_labels
+    sampler = build(dataset, iters_per_epoch=200, cluster_draw='per_batch')
+    seen, pairs = set(), set()
+    for batch in batches(sampler):
+        for modality, groups in zip((RGB, IR), groups_of(batch, sampler)):
+            assert (dataset.modalities[groups] == modality).all()
+            group_labels = labels[groups]
+            assert (group_labels == group_labels[:, :1]).all()
+            assert (group_labels >= 0).all()
+            # P distinct clusters in the batch (each modality has >= P)
+            assert len(set(group_labels[:, 0].tolist())) == P
+            for group in groups:
+                size = np.sum((labels == labels[group[0]])
+                              & (dataset.modalities == modality))
+                if size >= K:
+                    assert len(set(group.tolist())) == K
+                pairs.add((modality, int(labels[group[0]])))
+        seen.update(batch.tolist())
+    assert seen == set(np.flatnonzero(labels >= 0).tolist())
+    assert pairs == {(RGB, 0), (RGB, 1), (RGB, 2), (IR, 0), (IR, 1)}
+    again = build(dataset, iters_per_epoch=200, cluster_draw='per_batch')
+    assert list(again) == list(sampler)
+
+
 def test_passes_draw_every_cluster_at_sysu_like_counts():
     # SYSU-MM01 after a clustering: 22,258 RGB images in 898 clusters,
     # 11,909 IR images in 444, ~10 % outliers; 200 iterations of 8 clusters
@@ -301,6 +331,11 @@ def test_errors():
         build(make_dataset(), num_pids=0)
     with pytest.raises(ValueError, match='PseudoLabelSampler: num_pids'):
         build(make_dataset(), num_pids=dict(rgb=2, ir=True))
+    with pytest.raises(ValueError, match="cluster_draw must be one of "
+                       r"\('passes', 'per_batch'\), got 'uniform'"):
+        build(make_dataset(), cluster_draw='uniform')
+    with pytest.raises(ValueError, match='camera_aware'):
+        build(make_dataset(), cluster_draw='per_batch', camera_aware=True)
 
 
 def test_through_mmengine_data_loader():
