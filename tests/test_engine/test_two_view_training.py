@@ -51,7 +51,7 @@ def test_pgm_stage2_on_two_view_batches(unsup_cfg):
         batch_size=(1 + 2) * 4,
         collate_fn=dict(type='mmvireid.multi_view_collate'))
     cfg.train_dataloader.sampler.update(
-        num_pids=dict(rgb=1, ir=2), camera_aware=True)
+        num_pids=dict(rgb=1, ir=2), camera_aware=True, cluster_draw='passes')
     # PGM's stage-2 head (assigned: ConfigDict.update would merge the
     # losses into the SPCL-ID ones)
     for key, value in dict(
