@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from mmvireid.structures import IR, RGB
 from mmvireid.evaluation.functional import (draw_gallery, load_rand_perm_cam,
                                             official_gallery, setting_indices,
                                             trial_indices)
+from mmvireid.structures import IR, RGB
 from mmvireid.testing.sysu_rand_perm_cam import write_rand_perm_cam
 
 

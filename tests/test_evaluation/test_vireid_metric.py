@@ -10,11 +10,11 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmpretrain.structures import DataSample
 
-from mmvireid.structures import IR, RGB
 from mmvireid.evaluation import VIReIDMetric
 from mmvireid.evaluation.functional import (eval_vireid, load_rand_perm_cam,
                                             re_ranking)
 from mmvireid.registry import METRICS
+from mmvireid.structures import IR, RGB
 from mmvireid.testing.sysu_rand_perm_cam import write_rand_perm_cam
 
 metric_module = importlib.import_module(

@@ -11,7 +11,6 @@ import time
 
 import pytest
 import torch
-
 from e2e_utils import REPO, free_port, run_tool, write_tiny_config
 
 pytestmark = pytest.mark.e2e

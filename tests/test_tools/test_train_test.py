@@ -9,10 +9,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from e2e_utils import REPO, run_tool, write_tiny_config
 from mmengine.config import Config
 from mmengine.runner import Runner
-
-from e2e_utils import REPO, run_tool, write_tiny_config
 
 pytestmark = pytest.mark.e2e
 

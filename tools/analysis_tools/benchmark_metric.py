@@ -28,8 +28,8 @@ import torch
 from mmengine.logging import MMLogger
 
 import mmvireid
-from mmvireid.structures import IR, RGB
 from mmvireid.evaluation import VIReIDMetric
+from mmvireid.structures import IR, RGB
 
 
 def parse_args():

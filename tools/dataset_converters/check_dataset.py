@@ -4,9 +4,9 @@ Reads the train and test splits exactly as training and testing do (a
 missing folder, index file or image stops with a message naming it) and
 prints, per split, the images and ids per modality and per camera, and for
 the test split the queries and gallery candidates. Counts of the official
-releases are compared where docs/en/methods.md §1 states them (e.g. SYSU-MM01 train:
-395 ids, 22,258 RGB + 11,909 IR images; a known broken preparation gives 367
-ids / 11,333 IR images).
+releases are compared where docs/en/methods.md §1 states them (e.g.
+SYSU-MM01 train: 395 ids, 22,258 RGB + 11,909 IR images; a known broken
+preparation gives 367 ids / 11,333 IR images).
 
 Example:
     # the datasets of a config (its train and test data loaders)
@@ -27,8 +27,8 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 
-from mmvireid.structures import MODALITY_NAMES
 from mmvireid.registry import DATASETS
+from mmvireid.structures import MODALITY_NAMES
 from mmvireid.utils import register_all_modules
 
 #: Dataset class of each layout.

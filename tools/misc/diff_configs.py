@@ -7,7 +7,8 @@ differ between revision ``REV`` and the working tree, as flattened paths
 (``model.head.loss_id.loss_weight``)::
 
     python tools/misc/diff_configs.py 5fcdb27
-    python tools/misc/diff_configs.py HEAD~3 configs/spcl_id/spcl_id_r50_sysu.py
+    python tools/misc/diff_configs.py HEAD~3 \
+        configs/spcl_id/spcl_id_r50_sysu.py
 
 It exits with status 1 when any config differs (or came or went), 0 when
 all resolve identically.

@@ -6,8 +6,7 @@ from mmcv.transforms.utils import cache_randomness
 
 from mmvireid.registry import TRANSFORMS
 from mmvireid.structures import RGB
-from .base_channel_transform import (GRAY, BaseChannelTransform,
-                                     ModalitiesType)
+from .base_channel_transform import GRAY, BaseChannelTransform, ModalitiesType
 
 
 @TRANSFORMS.register_module()

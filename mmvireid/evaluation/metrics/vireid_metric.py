@@ -14,8 +14,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from mmvireid.structures import IR, RGB, parse_modality
 from mmvireid.registry import METRICS
+from mmvireid.structures import IR, RGB, parse_modality
 from ..functional.gallery_trials import (GALLERY_MODES, RandPerm,
                                          load_rand_perm_cam, setting_indices,
                                          trial_indices)
