@@ -1,4 +1,4 @@
-# AGW on SYSU-MM01 (docs/en/methods.md §4) with the backbone swapped for a
+# AGW on SYSU-MM01 (docs/en/recipes.md §4) with the backbone swapped for a
 # two-stream ConvNeXt-T: see
 # configs/_base_/models/backbones/two_stream_convnext-tiny.py. Schedule: AGW's,
 # not tuned for it. Not trained by this project.

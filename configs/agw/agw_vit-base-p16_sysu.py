@@ -1,4 +1,4 @@
-# AGW on SYSU-MM01 (docs/en/methods.md §4) with the backbone swapped for a
+# AGW on SYSU-MM01 (docs/en/recipes.md §4) with the backbone swapped for a
 # two-stream ViT-B/16: see
 # configs/_base_/models/backbones/two_stream_vit-base-p16.py. Schedule: AGW's,
 # not tuned for it (TransReID trains ViT-B/16 with SGD, lr 0.008, cosine

@@ -1,4 +1,4 @@
-# SPCL-ID on SYSU-MM01 (docs/en/methods.md §5, §6) with a two-stream
+# SPCL-ID on SYSU-MM01 (docs/en/recipes.md §5, §6) with a two-stream
 # ConvNeXt-T (configs/_base_/models/backbones/two_stream_convnext-tiny.py).
 # Schedule and clustering: those of the ResNet-50 config, not tuned for
 # it. Not trained by this project.

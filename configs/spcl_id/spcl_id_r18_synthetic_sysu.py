@@ -24,7 +24,7 @@ model = dict(
         loss_instance=dict(num_negatives=None),
         progressive=dict(ramp_epochs=8)))
 
-# The modality tricks of docs/en/methods.md §2 (ADCA / PGM): visible images
+# The modality tricks of docs/en/recipes.md §2 (ADCA / PGM): visible images
 # are often replaced by one of their colour channels or their gray version,
 # which carries the grey structure an IR image shows.
 train_pipeline = [

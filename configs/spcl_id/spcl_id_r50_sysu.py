@@ -1,4 +1,4 @@
-# SPCL-ID on SYSU-MM01 (docs/en/methods.md §5, §6): 288x144, k1 30, k2 6,
+# SPCL-ID on SYSU-MM01 (docs/en/recipes.md §5, §6): 288x144, k1 30, k2 6,
 # eps 0.6, min_samples 4; 8 pseudo-identities x 16 instances per modality
 # (256 images a batch), 200 iterations an epoch, Adam 3.5e-4, 50 epochs.
 _base_ = [

@@ -1,4 +1,4 @@
-"""Pseudo-labels for unsupervised VI-ReID (docs/en/methods.md §5): exact
+"""Pseudo-labels for unsupervised VI-ReID (docs/en/recipes.md §5): exact
 sparse k-reciprocal Jaccard distance, DBSCAN, cross-modal cluster
 association."""
 from .association import (ASSOCIATIONS, associate_clusters,

@@ -92,7 +92,7 @@ def cross_modal_pseudo_labels(
         pids: Optional[np.ndarray] = None) -> CrossModalPseudoLabels:
     """Cluster each modality, associate the clusters, report statistics.
 
-    The pseudo-label step of docs/en/methods.md §5: per modality,
+    The pseudo-label step of docs/en/recipes.md §5: per modality,
     :func:`pseudo_labels` (k-reciprocal Jaccard distance + DBSCAN, -1 =
     outlier), then the association of the RGB and IR clusters. A pure
     function of its arguments.

@@ -1,4 +1,4 @@
-"""Sparse k-reciprocal Jaccard distance (docs/en/methods.md §5.1).
+"""Sparse k-reciprocal Jaccard distance (docs/en/recipes.md §5.1).
 
 The community implementation (cluster-contrast ``compute_jaccard_distance``)
 builds dense N×N matrices with per-row Python loops. Pairs that share no
@@ -38,7 +38,7 @@ def jaccard_distance(features: Tensor,
                      max_distance: Optional[float] = None) -> sp.csr_matrix:
     """k-reciprocal Jaccard distance of every pair that shares a column of V.
 
-    Exactly the distances of docs/en/methods.md §5.1 (the community's dense
+    Exactly the distances of docs/en/recipes.md §5.1 (the community's dense
     ``compute_jaccard_distance``), stored sparse: an entry for every pair
     (i, j) whose encodings V[i], V[j] share a column, the diagonal stored as
     0 and exact zeros kept as explicit entries; every pair not stored is at

@@ -1,5 +1,5 @@
 """k-reciprocal neighbour sets and their sparse encoding V
-(docs/en/methods.md §5.1).
+(docs/en/recipes.md §5.1).
 
 Every function here is vectorised over rows (chunks of rows bound the
 memory, never a Python loop over samples). The sets and the encoding run in

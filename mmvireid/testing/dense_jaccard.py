@@ -1,7 +1,7 @@
 """Dense reference of the k-reciprocal Jaccard distance, for tests and
 benchmarks only.
 
-A slow, straightforward restatement of docs/en/methods.md §5.1, written the
+A slow, straightforward restatement of docs/en/recipes.md §5.1, written the
 way the community code does it (cluster-contrast
 ``clustercontrast/utils/faiss_rerank.py::compute_jaccard_distance``): a
 faiss kNN, per-row Python loops and dense N×N float32 matrices (about 2 GB

@@ -1,5 +1,5 @@
 """The ADCA and PGM configs hold the values of their released code
-(docs/en/methods.md §5; the recipe tables of configs/adca/README.md and
+(docs/en/recipes.md §5; the recipe tables of configs/adca/README.md and
 configs/pgm/README.md), and each stage 2 changes exactly its parts."""
 import glob
 import os.path as osp

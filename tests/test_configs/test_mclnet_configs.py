@@ -1,4 +1,4 @@
-"""Every MCLNet config builds the released model (docs/en/methods.md §3);
+"""Every MCLNet config builds the released model (docs/en/recipes.md §3);
 the synthetic config trains one step through MMEngine's Runner. The data,
 batch, schedule and validation parts of the recipe: test_released_recipes.py.
 """

@@ -1,4 +1,4 @@
-"""The unsupervised configs: hyperparameters of docs/en/methods.md §5 and
+"""The unsupervised configs: hyperparameters of docs/en/recipes.md §5 and
 §6, each ablation switching exactly its part off, every head buildable."""
 import glob
 import os.path as osp
@@ -82,7 +82,7 @@ def test_hyperparameters(name):
     # from scratch, the synthetic configs take a larger learning rate
     assert cfg.optim_wrapper.optimizer == dict(
         type='Adam', lr=3.5e-4 if eps else 1e-3, weight_decay=5e-4)
-    # the modality tricks of docs/en/methods.md §2, after the flip
+    # the modality tricks of docs/en/recipes.md §2, after the flip
     types = [t['type'] for t in loader.dataset.pipeline]
     assert types[3:7] == [
         'RandomFlip', 'ChannelExchange', 'ModalityRandomGrayscale',

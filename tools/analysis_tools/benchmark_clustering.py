@@ -13,7 +13,7 @@ each in its own subprocess (so that each peak RSS,
   reaches with the same thread count; the kNN's floor is N²/2·D
   multiply-adds at that rate;
 - ``reference``: :func:`mmvireid.testing.dense_jaccard` (a dense per-row
-  restatement of docs/en/methods.md §5.1) and scikit-learn's DBSCAN on the
+  restatement of docs/en/recipes.md §5.1) and scikit-learn's DBSCAN on the
   dense matrix (``--skip-reference`` leaves it out);
 - ``community``: with ``--community-path DIR`` (a copy of
   alibaba/cluster-contrast-reid), its

@@ -3,7 +3,7 @@
 ADCA and PGM cluster the mean of the L2-normalised features of an image
 and of its flip, not renormalised; our default clusters the L2-normalised
 mean of the raw features (``ClusteringHook(flip_fusion=...)``,
-docs/en/methods.md §5). This tool extracts the training set of a config
+docs/en/recipes.md §5). This tool extracts the training set of a config
 with its ``ClusteringHook``'s pipeline both ways, clusters both with the
 hook's k1, k2, eps, min_samples and association, and prints per modality
 the clusters, the outliers, the adjusted Rand index (ARI) between the two

@@ -4,7 +4,7 @@ Reads the train and test splits exactly as training and testing do (a
 missing folder, index file or image stops with a message naming it) and
 prints, per split, the images and ids per modality and per camera, and for
 the test split the queries and gallery candidates. Counts of the official
-releases are compared where docs/en/methods.md §1 states them (e.g.
+releases are compared where docs/en/recipes.md §1 states them (e.g.
 SYSU-MM01 train: 395 ids, 22,258 RGB + 11,909 IR images; a known broken
 preparation gives 367 ids / 11,333 IR images).
 
@@ -37,7 +37,7 @@ LAYOUT_TYPES = {
     'regdb': 'RegDBDataset',
     'llcm': 'LLCMDataset'
 }
-#: Counts of the official releases (docs/en/methods.md §1), by
+#: Counts of the official releases (docs/en/recipes.md §1), by
 #: ``dataset_name`` and split: ids and images per modality.
 OFFICIAL = {
     'SYSU-MM01': {

@@ -1,4 +1,4 @@
-# Unsupervised training on RegDB, one model per trial (docs/en/methods.md
+# Unsupervised training on RegDB, one model per trial (docs/en/recipes.md
 # §5, as ADCA / PGM): as sysu_mm01_unsup.py with RegDB's eps 0.3 and 100
 # iterations an epoch (4,120 training images).
 _base_ = ['./regdb.py']

@@ -21,7 +21,7 @@ train_pipeline = [
     dict(type='ChannelRandomErasing', erase_prob=0.5),
     dict(type='PackVIReIDInputs'),
 ]
-# The same with the modality tricks of docs/en/methods.md §2 (CAJ / ADCA /
+# The same with the modality tricks of docs/en/recipes.md §2 (CAJ / ADCA /
 # PGM): a visible image is often replaced by one of its colour channels or
 # its gray version, an IR one by one of its channels. The unsupervised
 # configs train with it (sysu_mm01_unsup.py, regdb_unsup.py).

@@ -1,10 +1,10 @@
-# Unsupervised training on SYSU-MM01 (docs/en/methods.md §5, as ADCA / PGM):
+# Unsupervised training on SYSU-MM01 (docs/en/recipes.md §5, as ADCA / PGM):
 # no identity label is read. Every epoch ClusteringHook extracts the training
 # images with the test pipeline and clusters each modality (k-reciprocal
 # Jaccard distance with k1 30, k2 6, then DBSCAN with eps 0.6, min_samples
 # 4); PseudoLabelSampler then draws 8 pseudo-identities x 16 images per
 # modality (256 images a batch), 200 iterations an epoch, with the channel
-# tricks of docs/en/methods.md §2.
+# tricks of docs/en/recipes.md §2.
 _base_ = ['./sysu_mm01.py']
 
 num_pids, num_instances = 8, 16

@@ -1,4 +1,4 @@
-# Unsupervised SYSU-MM01 batches as ADCA / PGM build them (docs/en/methods.md
+# Unsupervised SYSU-MM01 batches as ADCA / PGM build them (docs/en/recipes.md
 # §5): the views of unsup_two_view_pipelines.py; 8 RGB and 16 IR
 # pseudo-identities x 16 images per batch (384 items, 512 images: -b 256,
 # the RGB loader at half of it, two views), a pass over every cluster each

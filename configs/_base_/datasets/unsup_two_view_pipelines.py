@@ -1,11 +1,11 @@
-# The training views of ADCA / PGM at 288x144 (docs/en/methods.md §5): two
+# The training views of ADCA / PGM at 288x144 (docs/en/recipes.md §5): two
 # views of every RGB image, the image and its channel-exchanged copy, and
 # one view of every IR image, each its own sample of the batch
 # (ModalityViews + multi_view_collate). ADCA: yangbincv/ADCA
 # adca_sysu_train.py L407-440; PGM: zesenwu23/USL-VI-ReID train_sysu.py
 # L403-439 (whose RGB copy adds ColorJitter: configs/pgm). Their transforms
 # run after ToTensor / Normalize, ours on the pixels before the data
-# preprocessor normalises (docs/en/methods.md §5 lists what differs).
+# preprocessor normalises (docs/en/recipes.md §5 lists what differs).
 # torchvision's Resize((h, w), interpolation=3) of their loaders: bicubic
 two_view_resize = dict(
     type='Resize', scale=(144, 288), keep_ratio=False,

@@ -1,4 +1,4 @@
-# The AGW two-stream network (docs/en/methods.md §4) without its non-local
+# The AGW two-stream network (docs/en/recipes.md §4) without its non-local
 # blocks: ResNet-50 with a modality-specific stem, last stride 1, GeM,
 # BN-neck, ID + weighted regularisation triplet loss. The AGW configs
 # (configs/agw) add the five non-local blocks and the rest of the released

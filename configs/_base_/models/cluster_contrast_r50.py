@@ -1,4 +1,4 @@
-# Unsupervised cluster-contrast baseline (docs/en/methods.md §5, as ADCA /
+# Unsupervised cluster-contrast baseline (docs/en/recipes.md §5, as ADCA /
 # PGM): the AGW-style two-stream ResNet-50 (modality-specific stem, last
 # stride 1), GeM, BN-neck; the L2-normalised BN-neck feature is contrasted
 # with a cluster memory per modality (InfoNCE, tau 0.05, momentum 0.1 = the

@@ -1,4 +1,4 @@
-# MCLNet as its authors' code trains it (docs/en/methods.md §3): two-stream
+# MCLNet as its authors' code trains it (docs/en/recipes.md §3): two-stream
 # ResNet-50 with modality-specific stem + layer1 + layer2 and shared
 # layer3 + layer4, last stride 1 (share_net 3); separable-conv projections
 # of layer1 / layer2 (per modality) and layer3 (shared) to 2048 channels,

@@ -1,4 +1,4 @@
-# SPCL-ID (docs/en/methods.md §6, our formulation) on the cluster-contrast
+# SPCL-ID (docs/en/recipes.md §6, our formulation) on the cluster-contrast
 # model of cluster_contrast_r50.py (AGW-style two-stream ResNet-50 with a
 # modality-specific stem, last stride 1, GeM, BN-neck; the query is the
 # L2-normalised BN-neck feature; a cluster memory per modality, momentum

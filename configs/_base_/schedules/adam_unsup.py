@@ -1,4 +1,4 @@
-# Unsupervised schedule of ADCA / PGM (docs/en/methods.md §5, from their
+# Unsupervised schedule of ADCA / PGM (docs/en/recipes.md §5, from their
 # code): Adam, lr 3.5e-4, weight decay 5e-4, x0.1 every 20 epochs, 50 epochs
 # (one stage). The epoch length is fixed by the PseudoLabelSampler's
 # iters_per_epoch (200 on SYSU-MM01, 100 on RegDB).

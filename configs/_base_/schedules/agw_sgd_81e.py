@@ -1,4 +1,4 @@
-# AGW's schedule (docs/en/methods.md §4; AGW train.py L205-233, L362, L384):
+# AGW's schedule (docs/en/recipes.md §4; AGW train.py L205-233, L362, L384):
 # SGD, momentum 0.9, Nesterov, weight decay 5e-4 on every parameter; lr 0.1
 # for the BN-neck and the classifier, 0.01 for everything else; a linear
 # warm-up stepped once per epoch, lr x (e + 1) / 10 in epoch e = 0..9

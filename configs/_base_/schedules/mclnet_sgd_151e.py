@@ -1,4 +1,4 @@
-# MCLNet's schedule (docs/en/methods.md §3; MCLNet optimizer.py L4-42,
+# MCLNet's schedule (docs/en/recipes.md §3; MCLNet optimizer.py L4-42,
 # config/baseline.yaml L22-23, L38-40) is AGW's: SGD, momentum 0.9, Nesterov,
 # weight decay 5e-4; lr 0.01 for the backbone and the projection heads, 10x
 # (0.1) for the BN-neck and the classifier; warm-up stepped once per epoch

@@ -59,7 +59,7 @@ class PseudoLabelSampler(CrossModalityIdentitySampler):
     cluster drawn in each epoch.
 
     The clustering hook labels each modality separately
-    (docs/en/methods.md §5): RGB cluster 3 and IR cluster 3 are unrelated, so
+    (docs/en/recipes.md §5): RGB cluster 3 and IR cluster 3 are unrelated, so
     each modality is drawn on its own. As the community's
     ``RandomMultipleGallerySampler`` (alibaba/cluster-contrast-reid,
     ``clustercontrast/utils/data/sampler.py`` L46–106) that ADCA and PGM

@@ -6,7 +6,7 @@ community ``re_ranking(q_g_dist, q_q_dist, g_g_dist, k1, k2, lambda_value)``
 (the authors' code, as in reid-strong-baseline and torchreid). The
 community code builds dense N x N matrices with per-row Python loops; here
 the k-reciprocal sets and the encoding V are the sparse, vectorised pieces
-of :mod:`mmvireid.clustering` (docs/en/methods.md §5.1), which compute the
+of :mod:`mmvireid.clustering` (docs/en/recipes.md §5.1), which compute the
 same sets on a kNN list, and the Jaccard distance is summed over the shared
 columns of V of the query x gallery pairs only.
 """

@@ -17,7 +17,7 @@ from .bnneck_head import BNNeckHead
 @MODELS.register_module(name=['MemoryContrastHead', 'SPCLHead'])
 class MemoryContrastHead(BNNeckHead):
     r"""BN-neck head that contrasts queries with memories
-    (docs/en/methods.md §5, §6).
+    (docs/en/recipes.md §5, §6).
 
     The query ``q`` is the L2-normalised BN-neck output. The memories (a
     cluster memory per modality, their RGB↔IR association, the instance

@@ -1,4 +1,4 @@
-"""Cluster contrast loss (docs/en/methods.md §5)."""
+"""Cluster contrast loss (docs/en/recipes.md §5)."""
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -1,4 +1,4 @@
-"""Instance discrimination loss of SPCL-ID (docs/en/methods.md §6)."""
+"""Instance discrimination loss of SPCL-ID (docs/en/recipes.md §6)."""
 import math
 from typing import Optional
 

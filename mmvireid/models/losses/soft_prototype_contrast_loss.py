@@ -1,4 +1,4 @@
-"""Soft prototype contrastive loss of SPCL-ID (docs/en/methods.md §6)."""
+"""Soft prototype contrastive loss of SPCL-ID (docs/en/recipes.md §6)."""
 import math
 from typing import Optional
 
@@ -55,7 +55,7 @@ class SoftPrototypeContrastLoss(nn.Module):
         soft_weighting (bool): Weight prototypes by their similarity to the
             centroid; False gives uniform weights. Defaults to True.
         exclude_self (bool): Never take a query's own instance slot as one
-            of its soft prototypes (docs/en/methods.md §6). Defaults to True.
+            of its soft prototypes (docs/en/recipes.md §6). Defaults to True.
         loss_weight (float): Weight of the loss. Defaults to 1.0.
 
     Example:

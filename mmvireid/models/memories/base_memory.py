@@ -28,7 +28,7 @@ class BaseMemory(nn.Module, metaclass=ABCMeta):
     Every updated row is logged for :meth:`pop_updated_keys`, with which
     the soft prototypes are kept current without reselecting them all.
 
-    Momentum convention (docs/en/methods.md §5): for an update with feature
+    Momentum convention (docs/en/recipes.md §5): for an update with feature
     ``q`` of entry ``k``, ``m_k ← μ·m_k + (1 − μ)·q`` then
     ``m_k ← m_k / ‖m_k‖``; ``momentum=μ=0.1`` means the OLD value keeps 10 %.
     This is the opposite of MMEngine's ``ExponentialMovingAverage``, whose

@@ -47,7 +47,7 @@ def select_soft_prototypes(
     ``pseudo_labels == y``; they are ranked by similarity to ``centroids[y]``
     (the dot product of the unit rows, i.e. their cosine similarity; ties
     keep the lower row first) and the first ``num_prototypes`` kept (the
-    soft prototypes of SPCL-ID, docs/en/methods.md §6). A cluster with fewer
+    soft prototypes of SPCL-ID, docs/en/recipes.md §6). A cluster with fewer
     members gets them all and a ``False`` mask on the missing places (the
     loss drops those from its sums, nothing is repeated). Vectorised: a sort
     by similarity, then by label, no loop over clusters or samples.

@@ -1,4 +1,4 @@
-"""Cluster memory of cluster contrast (docs/en/methods.md §5)."""
+"""Cluster memory of cluster contrast (docs/en/recipes.md §5)."""
 import torch
 
 from mmvireid.registry import MODELS

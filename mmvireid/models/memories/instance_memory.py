@@ -1,4 +1,4 @@
-"""Instance memory of SPCL-ID's instance discrimination (docs/en/methods.md
+"""Instance memory of SPCL-ID's instance discrimination (docs/en/recipes.md
 §6)."""
 from typing import Optional
 

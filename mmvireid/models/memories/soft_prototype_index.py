@@ -11,7 +11,7 @@ class SoftPrototypeIndex:
     """The ``n`` members of every cluster nearest its centroid, reselected
     only where a step changed the memories.
 
-    The soft prototypes of cluster ``y`` (docs/en/methods.md §6) depend on
+    The soft prototypes of cluster ``y`` (docs/en/recipes.md §6) depend on
     its centroid ``c_y`` and on the instance slots of its members only. A
     training step moves the centroids of the clusters in its batch and the
     slots of its images, which belong to those same clusters (or to the

@@ -1,4 +1,4 @@
-"""Progressive loss weight of SPCL-ID (docs/en/methods.md §6)."""
+"""Progressive loss weight of SPCL-ID (docs/en/recipes.md §6)."""
 import math
 
 RAMP_MODES = ('linear', 'cosine')

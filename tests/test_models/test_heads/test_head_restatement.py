@@ -1,5 +1,5 @@
 """The head's losses and gradients for a fixed batch, against the equations
-of docs/en/methods.md §5 and §6 restated here query by query in float64."""
+of docs/en/recipes.md §5 and §6 restated here query by query in float64."""
 import math
 
 import pytest

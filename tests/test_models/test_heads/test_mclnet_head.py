@@ -53,7 +53,7 @@ def test_default_losses_named_and_equal_to_weighted_modules():
         losses['loss_id'],
         F.cross_entropy(bn @ head.classifier.weight.t(), LABELS))
     # the other terms: the standalone modules (weight 1) times the weights
-    # of docs/en/methods.md §3
+    # of docs/en/recipes.md §3
     torch.testing.assert_close(
         losses['loss_mmd'],
         0.25 * ClassWiseMMDLoss(kernel_mul=2.0, kernel_num=5)(f4, LABELS,
