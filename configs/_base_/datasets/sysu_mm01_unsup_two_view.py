@@ -10,26 +10,20 @@
 # zesenwu23/USL-VI-ReID train_sysu.py L52-98, L527-533, run_train_sysu.sh.
 _base_ = ['./sysu_mm01_unsup.py', './unsup_two_view_pipelines.py']
 
-num_instances = 16
+# The sampler's counts, the iterations per epoch and the clustering
+# parameters are the base's; only the views, the batch and the clustered
+# feature change.
 train_dataloader = dict(
-    batch_size=(8 + 16) * num_instances,
+    batch_size=(8 + 16) * _base_.num_instances,
     collate_fn=dict(type='mmvireid.multi_view_collate'),
     sampler=dict(
-        type='PseudoLabelSampler',
         # per modality (_delete_: the base's num_pids is one number)
         num_pids=dict(_delete_=True, rgb=8, ir=16),
-        num_instances=num_instances,
-        iters_per_epoch=200,
         camera_aware=True),
     dataset=dict(pipeline=_base_.two_view_train_pipeline))
 
 clustering_hook = dict(
-    type='ClusteringHook',
+    _base_.custom_hooks[0],
     pipeline=_base_.cluster_pipeline,
-    k1=30,
-    k2=6,
-    eps=0.6,
-    min_samples=4,
-    flip_fusion='mean_of_normalized',
-    dataloader=dict(batch_size=128, num_workers=4))
+    flip_fusion='mean_of_normalized')
 custom_hooks = [clustering_hook]
